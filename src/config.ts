@@ -1,0 +1,72 @@
+// Configuration comes from the environment, validated once at start so a
+// wrong value stops the server with a message that names the variable.
+import { z } from "zod";
+import { Decimal } from "./billing/money.js";
+
+const DEV_JWT_SECRET = "saldo-development-secret-change-me-0123456789";
+
+const decimalString = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => /^\d+(\.\d+)?$/.test(v), `${name} must be a non-negative decimal number such as 0.88`)
+    .transform((v) => new Decimal(v));
+
+const schema = z
+  .object({
+    NODE_ENV: z.string().default("development"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must start with postgresql://")
+      .optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    SALDO_DATA_DIR: z.string().min(1).default("./data"),
+    JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, "REDIS_URL must start with redis://").optional(),
+    BILLING_TIME_ZONE: z
+      .string()
+      .default("Europe/Zurich")
+      .refine(isTimeZone, "BILLING_TIME_ZONE must be an IANA time zone such as Europe/Zurich"),
+    USD_TO_CHF: decimalString("USD_TO_CHF").default("0.80"),
+    MARKUP_PERCENT: decimalString("MARKUP_PERCENT").default("50"),
+    HOLD_EXPIRY_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(3600),
+    STRIPE_SECRET_KEY: z.string().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_API_BASE: z.string().url().optional(),
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://").optional(),
+    MAIL_FROM: z.string().default("Saldo <billing@saldo.local>"),
+  })
+  .transform((env, ctx) => {
+    if (!env.JWT_SECRET && env.NODE_ENV === "production") {
+      ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET is required in production" });
+    }
+    if (env.USD_TO_CHF.isZero()) {
+      ctx.addIssue({ code: "custom", path: ["USD_TO_CHF"], message: "USD_TO_CHF must be greater than 0" });
+    }
+    return { ...env, JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET, usingDevSecret: !env.JWT_SECRET };
+  });
+
+export type Config = z.output<typeof schema>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the configuration; empty variables count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
