@@ -28,8 +28,8 @@ const schema = z
       .string()
       .default("Europe/Zurich")
       .refine(isTimeZone, "BILLING_TIME_ZONE must be an IANA time zone such as Europe/Zurich"),
-    USD_TO_CHF: decimalString("USD_TO_CHF").default("0.80"),
-    MARKUP_PERCENT: decimalString("MARKUP_PERCENT").default("50"),
+    USD_TO_CHF: decimalString("USD_TO_CHF").prefault("0.80"),
+    MARKUP_PERCENT: decimalString("MARKUP_PERCENT").prefault("50"),
     HOLD_EXPIRY_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(3600),
     STRIPE_SECRET_KEY: z.string().optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),

@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "@prisma/client";
+import { Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import lockfile from "proper-lockfile";
@@ -99,7 +99,10 @@ async function openPglite(dataDir: string): Promise<Database> {
     );
   }
   const db = pglite;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), transactionOptions: TRANSACTION_OPTIONS });
+  // pglite-prisma-adapter 0.6 is typed against driver-adapter-utils 6.10; the
+  // wire contract it implements is the one Prisma 6.19 uses (tests cover it).
+  const adapter = new PrismaPGlite(db) as unknown as NonNullable<Prisma.PrismaClientOptions["adapter"]>;
+  const prisma = new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS });
   return {
     prisma,
     kind: "pglite",

@@ -1,7 +1,7 @@
 // Money is exact: micro-CHF (6 fractional digits) held in decimal.js values,
 // never in JavaScript numbers. Inputs with more digits are rejected, never
 // rounded; only computed prices are rounded, explicitly, by roundMoney.
-import DecimalJs from "decimal.js";
+import { Decimal as DecimalJs } from "decimal.js";
 import { BillingError } from "./errors.js";
 
 /** Enough precision that no product of prices and token counts is ever rounded implicitly. */

@@ -1,0 +1,81 @@
+// What every domain operation needs: the database, the clock, the pricing
+// settings, and where to announce what changed. Tests build one with a fake
+// clock; the server builds one from its configuration.
+import type { Prisma } from "@prisma/client";
+import type { Db } from "../db.js";
+import { Decimal } from "./money.js";
+
+export type Tx = Prisma.TransactionClient;
+
+export interface BalanceChangedEvent {
+  type: "balanceChanged";
+  mandateId: string;
+  accountId: string;
+  userId: string | null;
+}
+
+export interface BalanceWarningEvent {
+  type: "balanceWarning";
+  mandateId: string;
+  accountId: string;
+  userId: string | null;
+  /** What may still be spent when the warning fired. */
+  available: string;
+  threshold: string;
+  at: Date;
+}
+
+export type BillingEvent = BalanceChangedEvent | BalanceWarningEvent;
+
+/** Receives events after the database transaction that caused them has committed. */
+export interface BillingEvents {
+  publish(event: BillingEvent): void;
+}
+
+export interface BillingContext {
+  db: Db;
+  events: BillingEvents;
+  now(): Date;
+  /** IANA zone of the statistics' day, month and year boundaries. */
+  timeZone: string;
+  usdToChf: Decimal;
+  markupPercent: Decimal;
+  /** How long a hold lives when the caller does not say. */
+  holdExpirySeconds: number;
+}
+
+export function createBillingContext(
+  db: Db,
+  options: Partial<Omit<BillingContext, "db">> = {},
+): BillingContext {
+  return {
+    db,
+    events: options.events ?? { publish: () => undefined },
+    now: options.now ?? (() => new Date()),
+    timeZone: options.timeZone ?? "Europe/Zurich",
+    usdToChf: options.usdToChf ?? new Decimal("0.80"),
+    markupPercent: options.markupPercent ?? new Decimal(50),
+    holdExpirySeconds: options.holdExpirySeconds ?? 3600,
+  };
+}
+
+/**
+ * Runs `work` in one database transaction and publishes the events it
+ * collected only once the transaction has committed, so no subscriber ever
+ * sees a change that was rolled back.
+ */
+export async function inTransaction<T>(
+  ctx: BillingContext,
+  work: (tx: Tx, emit: (event: BillingEvent) => void) => Promise<T>,
+): Promise<T> {
+  const events: BillingEvent[] = [];
+  const result = await ctx.db.$transaction((tx) => work(tx, (event) => events.push(event)));
+  for (const event of events) {
+    try {
+      ctx.events.publish(event);
+    } catch (error) {
+      console.error("[billing] publishing an event failed:", error);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,159 @@
+// Mandates (tenants), their billing settings and per-account settings.
+import { Prisma, type BillingAccount, type BillingModel, type Mandate, type Settings } from "@prisma/client";
+import type { Db } from "../db.js";
+import { lockAccount, readSettings } from "./accounts.js";
+import { inTransaction, type BillingContext } from "./context.js";
+import { BillingError, notFound, validation } from "./errors.js";
+import { finishMove, requiredText } from "./ledger.js";
+import { formatMoney, parseNonNegativeMoney, type DecimalInput } from "./money.js";
+
+export const ROOT_MANDATE_ID = "root";
+const MANDATE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+export interface UpsertMandateInput {
+  id: string;
+  name: string;
+  billingModel?: BillingModel | null;
+}
+
+/** Creates a mandate with default settings, or renames it (and changes its model when given). */
+export async function upsertMandate(ctx: BillingContext, input: UpsertMandateInput): Promise<Mandate> {
+  if (!MANDATE_ID.test(input.id ?? "")) {
+    throw validation("id must be 1-64 letters, digits or _ . : - and start with a letter or digit", ["input", "id"]);
+  }
+  const name = requiredText(input.name, ["input", "name"]);
+  return ctx.db.$transaction(async (tx) => {
+    const mandate = await tx.mandate.upsert({ where: { id: input.id }, create: { id: input.id, name }, update: { name } });
+    const settings = await tx.settings.upsert({
+      where: { mandateId: input.id },
+      create: { mandateId: input.id, ...(input.billingModel ? { billingModel: input.billingModel } : {}) },
+      update: input.billingModel ? { billingModel: input.billingModel } : {},
+    });
+    assertBillingAddress(settings);
+    return mandate;
+  });
+}
+
+/** The root mandate exists with UNLIMITED billing; safe to call at every start. */
+export async function ensureRootMandate(db: Db): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await tx.mandate.upsert({ where: { id: ROOT_MANDATE_ID }, create: { id: ROOT_MANDATE_ID, name: "Root" }, update: {} });
+    await tx.settings.upsert({
+      where: { mandateId: ROOT_MANDATE_ID },
+      create: { mandateId: ROOT_MANDATE_ID, billingModel: "UNLIMITED" },
+      update: {},
+    });
+  });
+}
+
+export interface BillingAddress {
+  company: string;
+  street: string;
+  zip: string;
+  city: string;
+  country: string;
+  vatNumber?: string | null;
+}
+
+export interface UpdateSettingsInput {
+  mandateId: string;
+  billingModel?: BillingModel | null;
+  defaultUserCredit?: DecimalInput | null;
+  warningThresholdPercent?: DecimalInput | null;
+  blockOnZeroBalance?: boolean | null;
+  billingAddress?: BillingAddress | null;
+  notifyEmails?: string[] | null;
+  notifyOnWarning?: boolean | null;
+  /** null leaves them as they are; to allow every provider again pass allowAllProviders. */
+  allowedProviders?: string[] | null;
+  allowAllProviders?: boolean | null;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export async function updateSettings(ctx: BillingContext, input: UpdateSettingsInput): Promise<Settings> {
+  const data: Prisma.SettingsUpdateInput = {};
+  if (input.billingModel) data.billingModel = input.billingModel;
+  if (input.defaultUserCredit != null) {
+    data.defaultUserCredit = formatMoney(parseNonNegativeMoney(input.defaultUserCredit, ["input", "defaultUserCredit"]));
+  }
+  if (input.warningThresholdPercent != null) {
+    const percent = parseNonNegativeMoney(input.warningThresholdPercent, ["input", "warningThresholdPercent"]);
+    if (percent.greaterThan(100)) {
+      throw new BillingError("INVALID_AMOUNT", "warningThresholdPercent must be between 0 and 100", ["input", "warningThresholdPercent"]);
+    }
+    data.warningThresholdPercent = formatMoney(percent);
+  }
+  if (input.blockOnZeroBalance != null) data.blockOnZeroBalance = input.blockOnZeroBalance;
+  if (input.notifyOnWarning != null) data.notifyOnWarning = input.notifyOnWarning;
+  if (input.billingAddress) data.billingAddress = { ...parseBillingAddress(input.billingAddress) };
+  if (input.notifyEmails) {
+    input.notifyEmails.forEach((email, i) => {
+      if (!EMAIL.test(email)) throw validation(`"${email}" is not an email address`, ["input", "notifyEmails", String(i)]);
+    });
+    data.notifyEmails = [...new Set(input.notifyEmails.map((e) => e.trim().toLowerCase()))];
+  }
+  if (input.allowAllProviders) {
+    data.allowedProviders = Prisma.DbNull; // NULL: every provider
+  } else if (input.allowedProviders) {
+    data.allowedProviders = [...new Set(input.allowedProviders.map((p, i) => requiredText(p, ["input", "allowedProviders", String(i)]).toLowerCase()))];
+  }
+  return ctx.db.$transaction(async (tx) => {
+    await readSettings(tx, input.mandateId);
+    const settings = await tx.settings.update({ where: { mandateId: input.mandateId }, data });
+    assertBillingAddress(settings);
+    return settings;
+  });
+}
+
+function parseBillingAddress(address: BillingAddress): BillingAddress {
+  const field = (name: keyof BillingAddress) => ["input", "billingAddress", name];
+  const country = requiredText(address.country, field("country")).toUpperCase();
+  if (!/^[A-Z]{2}$/.test(country)) throw validation("country must be an ISO 3166-1 alpha-2 code such as CH", field("country"));
+  return {
+    company: requiredText(address.company, field("company")),
+    street: requiredText(address.street, field("street")),
+    zip: requiredText(address.zip, field("zip")),
+    city: requiredText(address.city, field("city")),
+    country,
+    vatNumber: address.vatNumber?.trim() || null,
+  };
+}
+
+/** A postpaid mandate is invoiced: it needs somewhere to send the invoice. */
+function assertBillingAddress(settings: Settings) {
+  if (settings.billingModel === "CREDIT_POSTPAY" && !settings.billingAddress) {
+    throw new BillingError(
+      "BILLING_ADDRESS_REQUIRED",
+      "CREDIT_POSTPAY needs a billing address: set billingAddress in the same update",
+      ["input", "billingAddress"],
+    );
+  }
+}
+
+export interface UpdateBillingAccountInput {
+  accountId: string;
+  creditLimit?: DecimalInput | null;
+  warningThreshold?: DecimalInput | null;
+  enabled?: boolean | null;
+}
+
+/** Changes an account's limit, threshold or enabled flag; the warning state follows at once. */
+export async function updateBillingAccount(ctx: BillingContext, input: UpdateBillingAccountInput): Promise<BillingAccount> {
+  const data: Prisma.BillingAccountUpdateInput = {};
+  if (input.creditLimit != null) data.creditLimit = formatMoney(parseNonNegativeMoney(input.creditLimit, ["input", "creditLimit"]));
+  if (input.warningThreshold != null) {
+    data.warningThreshold = formatMoney(parseNonNegativeMoney(input.warningThreshold, ["input", "warningThreshold"]));
+  }
+  if (input.enabled != null) data.enabled = input.enabled;
+  await inTransaction(ctx, async (tx, emit) => {
+    const now = ctx.now();
+    const locked = await lockAccount(tx, { id: input.accountId }, now);
+    if (!locked) throw notFound("Billing account", ["input", "accountId"]);
+    const settings = await readSettings(tx, locked.mandateId);
+    const updated = await tx.billingAccount.update({ where: { id: input.accountId }, data });
+    Object.assign(locked, await lockAccount(tx, { id: updated.id }, now));
+    await finishMove(tx, locked, settings, now, emit);
+  });
+  return ctx.db.billingAccount.findUniqueOrThrow({ where: { id: input.accountId } });
+}

@@ -1,0 +1,57 @@
+// Low-balance warnings: fire once when what may still be spent falls to or
+// below the account's threshold, re-arm when it rises above again.
+import type { Settings } from "@prisma/client";
+import { spendable, type LockedAccount } from "./accounts.js";
+import type { BillingEvent, Tx } from "./context.js";
+import { Decimal, roundMoney, ZERO, formatMoney } from "./money.js";
+
+/**
+ * The account's threshold in CHF: the admin's value if set, otherwise
+ * warningThresholdPercent of the credit limit (postpay) or of the balance
+ * right after the latest top-up (prepaid). null for UNLIMITED: it never warns.
+ */
+export function warningThreshold(
+  account: Pick<LockedAccount, "warningThreshold" | "creditLimit" | "lastTopUpBalance">,
+  settings: Pick<Settings, "billingModel" | "warningThresholdPercent">,
+): Decimal | null {
+  if (settings.billingModel === "UNLIMITED") return null;
+  if (account.warningThreshold !== null) return new Decimal(account.warningThreshold.toString());
+  const base = settings.billingModel === "CREDIT_POSTPAY" ? account.creditLimit : account.lastTopUpBalance;
+  if (base === null || new Decimal(base.toString()).isNegative()) return ZERO;
+  return roundMoney(new Decimal(base.toString()).times(settings.warningThresholdPercent.toString()).dividedBy(100));
+}
+
+/**
+ * Compares the account's final state in this transaction with its threshold
+ * and flips the warning flag when it crosses. Call it last, on the state the
+ * transaction will commit, while the account row is still locked.
+ */
+export async function evaluateWarning(
+  tx: Tx,
+  account: LockedAccount,
+  settings: Settings,
+  now: Date,
+  emit: (event: BillingEvent) => void,
+): Promise<void> {
+  const threshold = warningThreshold(account, settings);
+  const available = spendable(account, settings.billingModel);
+  if (threshold === null || available === null) return;
+  const below = available.lessThanOrEqualTo(threshold);
+  if (below === account.isWarning) return;
+  account.isWarning = below;
+  await tx.billingAccount.update({
+    where: { id: account.id },
+    data: below ? { isWarning: true, lastWarningAt: now } : { isWarning: false },
+  });
+  if (below) {
+    emit({
+      type: "balanceWarning",
+      mandateId: account.mandateId,
+      accountId: account.id,
+      userId: account.userId,
+      available: formatMoney(available),
+      threshold: formatMoney(threshold),
+      at: now,
+    });
+  }
+}

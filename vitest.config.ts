@@ -1,0 +1,25 @@
+// Every test file runs against the embedded PGlite, and again against
+// PostgreSQL when TEST_DATABASE_URL is set (each file on its own database).
+// In CI the PostgreSQL run is required: test/support/global-setup.ts fails
+// the run when CI=true and PostgreSQL is not configured or not reachable.
+import { defineConfig } from "vitest/config";
+
+const databases = ["pglite", ...(process.env.TEST_DATABASE_URL ? ["postgres"] : [])];
+
+export default defineConfig({
+  test: {
+    globalSetup: ["test/support/global-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: two files at a time.
+    maxWorkers: 2,
+    projects: databases.map((database) => ({
+      extends: true,
+      test: {
+        name: database,
+        include: ["test/**/*.test.ts"],
+        env: { SALDO_TEST_DB: database },
+      },
+    })),
+  },
+});
