@@ -2,11 +2,20 @@
 // PostgreSQL when TEST_DATABASE_URL is set (each file on its own database).
 // In CI the PostgreSQL run is required: test/support/global-setup.ts fails
 // the run when CI=true and PostgreSQL is not configured or not reachable.
+import { createRequire } from "node:module";
 import { defineConfig } from "vitest/config";
+
+const require = createRequire(import.meta.url);
 
 const databases = ["pglite", ...(process.env.TEST_DATABASE_URL ? ["postgres"] : [])];
 
 export default defineConfig({
+  resolve: {
+    // Vite would load graphql's ESM build for our files while dependencies
+    // (loaded by Node) get its CommonJS build: two graphql modules, and
+    // "Cannot use GraphQLSchema from another module". Use Node's for both.
+    alias: [{ find: /^graphql$/, replacement: require.resolve("graphql") }],
+  },
   test: {
     globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 60_000,

@@ -22,7 +22,8 @@ export interface BalanceWarningEvent {
   /** What may still be spent when the warning fired. */
   available: string;
   threshold: string;
-  at: Date;
+  /** ISO timestamp: events may travel through Redis as JSON. */
+  at: string;
 }
 
 export type BillingEvent = BalanceChangedEvent | BalanceWarningEvent;

@@ -51,7 +51,7 @@ export async function evaluateWarning(
       userId: account.userId,
       available: formatMoney(available),
       threshold: formatMoney(threshold),
-      at: now,
+      at: now.toISOString(),
     });
   }
 }

@@ -1,0 +1,31 @@
+// Prints a development token: npm run token -- --role SYSADMIN [--mandate m1 --mandate m2] [--user u1]
+import { parseArgs } from "node:util";
+import { ROLES, signToken, type Role } from "../src/auth.js";
+import { loadConfig } from "../src/config.js";
+
+const { values } = parseArgs({
+  options: {
+    role: { type: "string", multiple: true },
+    mandate: { type: "string", multiple: true },
+    user: { type: "string" },
+    expires: { type: "string", default: "12h" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+const usage = `usage: npm run token -- --role ${ROLES.join("|")} [--role ...] [--mandate ID ...] [--user ID] [--expires 12h]`;
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const roles = (values.role ?? []).map((r) => r.toUpperCase());
+const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+if (roles.length === 0 || unknown.length > 0) {
+  console.error(unknown.length ? `unknown role(s): ${unknown.join(", ")}` : "give at least one --role");
+  console.error(usage);
+  process.exit(2);
+}
+const config = loadConfig();
+console.log(
+  await signToken({ roles: roles as Role[], mandateIds: values.mandate ?? [], userId: values.user ?? null }, config.JWT_SECRET, values.expires),
+);

@@ -1,0 +1,71 @@
+// Wires one Saldo instance: database, bootstrap data, billing domain, live
+// events and the GraphQL handler. The server and the tests both start here.
+import { createBillingContext, ensureRootMandate, expireHolds, seedPriceCatalog, type BillingContext } from "./billing/index.js";
+import type { Config } from "./config.js";
+import { openDatabase, type Database } from "./db.js";
+import { createLiveEvents, type LiveEvents } from "./pubsub.js";
+import { createSaldoYoga, type SaldoYoga } from "./yoga.js";
+
+export interface App {
+  config: Config;
+  database: Database;
+  billing: BillingContext;
+  live: LiveEvents;
+  yoga: SaldoYoga;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Use this database instead of opening the configured one (tests). */
+  database?: Database;
+  /** The billing clock (tests). */
+  now?: () => Date;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const database =
+    options.database ??
+    (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.SALDO_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
+  let live: LiveEvents | undefined;
+  try {
+    await ensureRootMandate(database.prisma);
+    await seedPriceCatalog(database.prisma);
+    live = await createLiveEvents({ redisUrl: config.REDIS_URL });
+  } catch (error) {
+    if (!options.database) await database.close();
+    throw error;
+  }
+  const billing = createBillingContext(database.prisma, {
+    events: live.events,
+    now: options.now,
+    timeZone: config.BILLING_TIME_ZONE,
+    usdToChf: config.USD_TO_CHF,
+    markupPercent: config.MARKUP_PERCENT,
+    holdExpirySeconds: config.HOLD_EXPIRY_SECONDS,
+  });
+  const yoga = createSaldoYoga({
+    db: database.prisma,
+    billing,
+    pubsub: live.pubsub,
+    jwtSecret: config.JWT_SECRET,
+    ping: database.ping,
+  });
+  // Expired holds stop counting at once; the sweep only records their status.
+  const sweep = setInterval(() => {
+    expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
+  }, 60_000);
+  sweep.unref();
+  const liveEvents = live;
+  return {
+    config,
+    database,
+    billing,
+    live: liveEvents,
+    yoga,
+    close: async () => {
+      clearInterval(sweep);
+      await liveEvents.close();
+      if (!options.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Who is calling: a bearer JWT (HS256, JWT_SECRET) carrying the user id,
+// roles and mandates. The permission rules of the spec's Roles section are
+// the functions below, used by every field's authScopes.
+import { jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+
+export const ROLES = ["SYSADMIN", "MANDATE_ADMIN", "USER", "SERVICE"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Caller {
+  userId: string | null;
+  roles: Role[];
+  mandateIds: string[];
+}
+
+const claims = z.object({
+  sub: z.string().min(1).optional(),
+  roles: z.array(z.enum(ROLES)).min(1, "roles must name at least one role"),
+  mandateIds: z.array(z.string().min(1)).default([]),
+});
+
+export class AuthenticationError extends Error {}
+
+export async function verifyToken(token: string, secret: string): Promise<Caller> {
+  let payload: unknown;
+  try {
+    ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ["HS256"] }));
+  } catch (error) {
+    throw new AuthenticationError(`Invalid token: ${(error as Error).message}`);
+  }
+  const parsed = claims.safeParse(payload);
+  if (!parsed.success) {
+    throw new AuthenticationError(`Invalid token claims: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  }
+  return { userId: parsed.data.sub ?? null, roles: parsed.data.roles, mandateIds: parsed.data.mandateIds };
+}
+
+export async function signToken(
+  caller: { userId?: string | null; roles: Role[]; mandateIds?: string[] },
+  secret: string,
+  expiresIn: string = "12h",
+): Promise<string> {
+  const jwt = new SignJWT({ roles: caller.roles, mandateIds: caller.mandateIds ?? [] })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn);
+  if (caller.userId) jwt.setSubject(caller.userId);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+const has = (caller: Caller | null, role: Role) => !!caller?.roles.includes(role);
+const member = (caller: Caller | null, mandateId: string) => !!caller?.mandateIds.includes(mandateId);
+
+/** The Roles section of the spec, one function per permission. */
+export const can = {
+  /** Everything, every mandate. */
+  administerSystem: (caller: Caller | null) => has(caller, "SYSADMIN"),
+  /** Read all of a mandate; change what creates no money. */
+  administerMandate: (caller: Caller | null, mandateId: string) =>
+    has(caller, "SYSADMIN") || (has(caller, "MANDATE_ADMIN") && member(caller, mandateId)),
+  /** See that a mandate exists and read one's own part of it. */
+  enterMandate: (caller: Caller | null, mandateId: string) =>
+    has(caller, "SYSADMIN") || ((has(caller, "MANDATE_ADMIN") || has(caller, "USER")) && member(caller, mandateId)),
+  /** The gateway's checks, holds, settlements and usage records, for any mandate. */
+  operateGateway: (caller: Caller | null) => has(caller, "SERVICE") || has(caller, "SYSADMIN"),
+  /**
+   * Read an account: admins of its mandate, and a USER their own account
+   * or, when they share the mandate's account, that one.
+   */
+  readAccount: (caller: Caller | null, account: { mandateId: string; userId: string | null }) =>
+    can.administerMandate(caller, account.mandateId) ||
+    (has(caller, "USER") && member(caller, account.mandateId) && (account.userId === null || account.userId === caller?.userId)),
+};

@@ -1,0 +1,59 @@
+// An app over a fresh test database, and a GraphQL client that talks to
+// yoga.fetch with a token for any caller.
+import { createApp, type App } from "../../src/app.js";
+import { signToken, type Role } from "../../src/auth.js";
+import { loadConfig } from "../../src/config.js";
+import { createTestDatabase, type TestDatabase } from "./db.js";
+import { testClock, type TestClock } from "./billing.js";
+
+export interface TestApp extends App {
+  db: TestDatabase;
+  clock: TestClock;
+  /** Runs a GraphQL operation as `caller` (anonymous when omitted). */
+  gql<T = any>(query: string, variables?: Record<string, unknown>, caller?: TestCaller): Promise<GqlResult<T>>;
+  token(caller: TestCaller): Promise<string>;
+}
+
+export interface TestCaller {
+  roles: Role[];
+  mandateIds?: string[];
+  userId?: string;
+}
+
+export interface GqlResult<T> {
+  status: number;
+  data?: T;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string } }[];
+}
+
+export const JWT_SECRET = "test-secret-that-is-long-enough-0123456789";
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const clock = testClock();
+  const config = loadConfig({ JWT_SECRET, ...env });
+  const app = await createApp(config, { database: db, now: clock.now });
+  const token = (caller: TestCaller) => signToken(caller, JWT_SECRET);
+  return {
+    ...app,
+    db,
+    clock,
+    token,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+    gql: async (query, variables, caller) => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (caller) headers.authorization = `Bearer ${await token(caller)}`;
+      const response = await app.yoga.fetch("http://yoga/graphql", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, ...(await response.json()) };
+    },
+  };
+}
+
+export const SYSADMIN: TestCaller = { roles: ["SYSADMIN"], userId: "root-admin" };
