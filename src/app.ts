@@ -4,6 +4,7 @@ import { createBillingContext, ensureRootMandate, expireHolds, seedPriceCatalog,
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
+import { createStripe, stripeGateway } from "./stripe/gateway.js";
 import { createSaldoYoga, type SaldoYoga } from "./yoga.js";
 
 export interface App {
@@ -48,6 +49,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     billing,
     pubsub: live.pubsub,
     jwtSecret: config.JWT_SECRET,
+    payments: config.STRIPE_SECRET_KEY ? stripeGateway(createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE)) : null,
+    topUpMax: config.TOPUP_MAX_CHF,
     ping: database.ping,
   });
   // Expired holds stop counting at once; the sweep only records their status.

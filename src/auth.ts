@@ -48,6 +48,9 @@ export async function signToken(
   return jwt.sign(new TextEncoder().encode(secret));
 }
 
+/** Settings that create money or decide how far an account may spend: SYSADMIN only. */
+export const MONEY_SETTINGS = ["billingModel", "defaultUserCredit", "blockOnZeroBalance", "creditLimit"];
+
 const has = (caller: Caller | null, role: Role) => !!caller?.roles.includes(role);
 const member = (caller: Caller | null, mandateId: string) => !!caller?.mandateIds.includes(mandateId);
 
@@ -64,6 +67,12 @@ export const can = {
   /** The gateway's checks, holds, settlements and usage records, for any mandate. */
   operateGateway: (caller: Caller | null) => has(caller, "SERVICE") || has(caller, "SYSADMIN"),
   /**
+   * Change settings: a mandate admin what creates no money; the fields in
+   * MONEY_SETTINGS (they decide how much may be spent) only a sysadmin.
+   */
+  changeSettings: (caller: Caller | null, mandateId: string, fields: string[]) =>
+    fields.some((f) => MONEY_SETTINGS.includes(f)) ? can.administerSystem(caller) : can.administerMandate(caller, mandateId),
+  /**
    * Read an account: admins of its mandate, and a USER their own account
    * or, when they share the mandate's account, that one.
    */
@@ -71,3 +80,19 @@ export const can = {
     can.administerMandate(caller, account.mandateId) ||
     (has(caller, "USER") && member(caller, account.mandateId) && (account.userId === null || account.userId === caller?.userId)),
 };
+
+/** Raised when a caller asks for something the role rules do not allow. */
+export class ForbiddenError extends Error {}
+
+/**
+ * Whose money a read of a mandate may show: an admin any user's (or all),
+ * a USER only their own. Returns the userId to read for.
+ */
+export function readableUserId(caller: Caller | null, mandateId: string, requested: string | null | undefined): string | null {
+  if (can.administerMandate(caller, mandateId)) return requested ?? null;
+  if (has(caller, "USER") && member(caller, mandateId) && caller?.userId) {
+    if (requested && requested !== caller.userId) throw new ForbiddenError("A user may only read their own account");
+    return caller.userId;
+  }
+  throw new ForbiddenError("Not a member of this mandate");
+}

@@ -34,6 +34,7 @@ const schema = z
     STRIPE_SECRET_KEY: z.string().optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
     STRIPE_API_BASE: z.string().url().optional(),
+    TOPUP_MAX_CHF: decimalString("TOPUP_MAX_CHF").prefault("10000"),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://").optional(),
     MAIL_FROM: z.string().default("Saldo <billing@saldo.local>"),
   })

@@ -5,7 +5,7 @@ import type { Settings } from "@prisma/client";
 import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import { AuthenticationError, verifyToken, type Caller } from "./auth.js";
-import { Decimal, ZERO, type BillingContext } from "./billing/index.js";
+import { Decimal, ZERO, type BillingContext, type PaymentGateway } from "./billing/index.js";
 import type { Db } from "./db.js";
 import type { SaldoPubSub } from "./pubsub.js";
 
@@ -14,6 +14,9 @@ export interface AppServices {
   billing: BillingContext;
   pubsub: SaldoPubSub;
   jwtSecret: string;
+  /** null when no payment provider is configured. */
+  payments: PaymentGateway | null;
+  topUpMax: Decimal;
 }
 
 export interface Context extends AppServices {

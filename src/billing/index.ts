@@ -11,3 +11,8 @@ export * from "./pricing.js";
 export * from "./usage.js";
 export * from "./warnings.js";
 export { addDebitToRollups, UNATTRIBUTED } from "./statistics.js";
+export * from "./balances.js";
+export * from "./history.js";
+export * from "./reports.js";
+export * from "./labels.js";
+export * from "./topups.js";

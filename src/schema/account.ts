@@ -1,9 +1,13 @@
 import type { BillingAccount as AccountRow } from "@prisma/client";
-import { spendable, warningThreshold, type Decimal } from "../billing/index.js";
+import { spendable, updateBillingAccount, warningThreshold, type Decimal } from "../billing/index.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import { AccountType } from "./enums.js";
 import { can } from "../auth.js";
+import { connectionType, toConnection } from "./connection.js";
+import { payload, payloadType } from "./errors.js";
+import { forbidden, query } from "./guard.js";
+import { decodeCursor, encodeCursor, pageSize } from "../billing/index.js";
 
 /** The figures of an account that depend on its live holds and its mandate's settings. */
 export async function accountFigures(ctx: Context, account: AccountRow) {
@@ -61,6 +65,70 @@ builder.queryField("billingAccount", (t) =>
       const account = await ctx.db.billingAccount.findUnique({ ...query, where: { id: String(args.id) } });
       // Someone else's account is as invisible as a missing one.
       return account && can.readAccount(ctx.caller, account) ? account : null;
+    },
+  }),
+);
+
+export const BillingAccountConnection = connectionType<AccountRow>("BillingAccount", BillingAccount);
+
+builder.prismaObjectField("Mandate", "accounts", (t) =>
+  t.field({
+    type: BillingAccountConnection,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    authScopes: (mandate) => ({ mandateAdmin: mandate.id }),
+    resolve: (mandate, args, ctx) =>
+      query(async () => {
+        const size = pageSize(args.first);
+        const after = args.after ? decodeCursor(args.after, ["id"]).id : null;
+        const where = { mandateId: mandate.id };
+        const [rows, totalCount] = await Promise.all([
+          ctx.db.billingAccount.findMany({
+            where: { ...where, ...(after ? { id: { gt: after } } : {}) },
+            orderBy: { id: "asc" },
+            take: size + 1,
+          }),
+          ctx.db.billingAccount.count({ where }),
+        ]);
+        const nodes = rows.slice(0, size);
+        return toConnection({
+          nodes,
+          cursors: nodes.map((a) => encodeCursor({ id: a.id })),
+          totalCount,
+          hasNextPage: rows.length > size,
+          hasPreviousPage: after !== null,
+        });
+      }),
+  }),
+);
+
+const UpdateBillingAccountInput = builder.inputType("UpdateBillingAccountInput", {
+  fields: (t) => ({
+    accountId: t.id({ required: true }),
+    creditLimit: t.field({ type: "Decimal" }),
+    warningThreshold: t.field({ type: "Decimal" }),
+    enabled: t.boolean(),
+  }),
+});
+
+const BillingAccountPayload = payloadType<{ account: AccountRow }>("BillingAccountPayload", (t) => ({
+  account: t.field({ type: BillingAccount, nullable: true, resolve: (p) => p.account ?? null }),
+}));
+
+builder.mutationField("updateBillingAccount", (t) =>
+  t.field({
+    type: BillingAccountPayload,
+    args: { input: t.arg({ type: UpdateBillingAccountInput, required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, ctx) => {
+      const accountId = String(input.accountId);
+      const account = await ctx.db.billingAccount.findUnique({ where: { id: accountId }, select: { mandateId: true } });
+      const given = Object.keys(input).filter((k) => k !== "accountId" && (input as Record<string, unknown>)[k] !== undefined);
+      // A foreign account is as unknown as a missing one.
+      if (!account || !can.administerMandate(ctx.caller, account.mandateId)) {
+        return { userErrors: [{ code: "NOT_FOUND" as const, message: "Billing account not found", field: ["input", "accountId"] }] };
+      }
+      if (!can.changeSettings(ctx.caller, account.mandateId, given)) throw forbidden("Only a system admin may change a credit limit");
+      return payload(async () => ({ account: await updateBillingAccount(ctx.billing, { ...input, accountId }) }));
     },
   }),
 );

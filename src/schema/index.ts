@@ -7,8 +7,18 @@ import "./viewer.js";
 import "./mandate.js";
 import "./settings.js";
 import "./account.js";
+import "./transaction.js";
+import "./balance.js";
+import "./statistics.js";
+import "./gateway.js";
+import "./money.js";
+import "./pricing.js";
+import "./labels.js";
+import "./live.js";
+import "./topup.js";
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const schema = builder.toSchema({ sortSchema: false });

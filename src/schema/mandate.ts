@@ -1,6 +1,10 @@
 import type { Mandate as MandateRow } from "@prisma/client";
 import { upsertMandate } from "../billing/index.js";
+import { can } from "../auth.js";
+import { decodeCursor, encodeCursor, pageSize } from "../billing/index.js";
 import { builder } from "../builder.js";
+import { connectionType, toConnection } from "./connection.js";
+import { query } from "./guard.js";
 import { BillingModel } from "./enums.js";
 import { payload, payloadType } from "./errors.js";
 
@@ -47,5 +51,43 @@ builder.mutationField("upsertMandate", (t) =>
     authScopes: { sysadmin: true },
     resolve: (_root, { input }, ctx) =>
       payload(async () => ({ mandate: await upsertMandate(ctx.billing, { ...input, id: String(input.id) }) })),
+  }),
+);
+
+const MandateConnection = connectionType<MandateRow>("Mandate", Mandate);
+
+builder.queryField("mandates", (t) =>
+  t.field({
+    type: MandateConnection,
+    description: "Every mandate for a system admin; otherwise the caller's own.",
+    args: { first: t.arg.int(), after: t.arg.string(), search: t.arg.string() },
+    authScopes: { authenticated: true },
+    resolve: (_root, args, ctx) =>
+      query(async () => {
+        const size = pageSize(args.first);
+        const after = args.after ? decodeCursor(args.after, ["id"]).id : null;
+        const visible = can.administerSystem(ctx.caller)
+          ? {}
+          : { id: { in: (ctx.caller?.mandateIds ?? []).filter((id) => can.enterMandate(ctx.caller, id)) } };
+        const search = args.search?.trim();
+        const where = {
+          ...visible,
+          ...(search
+            ? { OR: [{ id: { contains: search, mode: "insensitive" as const } }, { name: { contains: search, mode: "insensitive" as const } }] }
+            : {}),
+        };
+        const [rows, totalCount] = await Promise.all([
+          ctx.db.mandate.findMany({ where: { AND: [where, after ? { id: { gt: after } } : {}] }, orderBy: { id: "asc" }, take: size + 1 }),
+          ctx.db.mandate.count({ where }),
+        ]);
+        const nodes = rows.slice(0, size);
+        return toConnection({
+          nodes,
+          cursors: nodes.map((m) => encodeCursor({ id: m.id })),
+          totalCount,
+          hasNextPage: rows.length > size,
+          hasPreviousPage: after !== null,
+        });
+      }),
   }),
 );

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/auth.js";
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
 
@@ -13,6 +13,8 @@ const SECRET = "e2e-secret-that-is-long-enough-0123456789";
 const root = path.resolve(import.meta.dirname, "../..");
 let dataDir: string;
 let postgres: TestDatabase | undefined;
+/** Every server a test started: killed in afterEach even when the test failed. */
+const running = new Set<ChildProcess>();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,11 +42,14 @@ function startServer(port: number): Started {
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  running.add(child);
+  void exited.then(() => running.delete(child));
   return { process: child, output: () => output, exited };
 }
 
 async function waitForHealth(port: number, server: Started): Promise<void> {
-  const deadline = Date.now() + 45_000;
+  // Generous: a loaded 2-core machine transpiles and starts PGlite slowly.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (server.process.exitCode !== null) throw new Error(`server exited early:\n${server.output()}`);
     try {
@@ -75,13 +80,21 @@ beforeAll(async () => {
   dataDir = path.join(mkdtempSync(path.join(tmpdir(), "saldo-e2e-")), "data");
   if (testDatabaseKind === "postgres") postgres = await createTestDatabase();
 });
+afterEach(async () => {
+  await Promise.all(
+    [...running].map((child) => {
+      child.kill("SIGKILL");
+      return new Promise((resolve) => child.once("exit", resolve));
+    }),
+  );
+});
 afterAll(async () => {
   await postgres?.close();
   rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
 describe(`npm start (${testDatabaseKind})`, () => {
-  it("serves GraphQL and GraphiQL, keeps data across restarts", async () => {
+  it("serves GraphQL and GraphiQL, keeps data across restarts", { timeout: 300_000 }, async () => {
     const token = await signToken({ roles: ["SYSADMIN"], userId: "e2e" }, SECRET);
     const port = await freePort();
     const first = startServer(port);
@@ -99,7 +112,8 @@ describe(`npm start (${testDatabaseKind})`, () => {
     expect(await stop(second)).toBe(0);
   });
 
-  it.runIf(testDatabaseKind === "pglite")("refuses a second process on the same data directory with a clear message", async () => {
+  it.runIf(testDatabaseKind === "pglite")("refuses a second process on the same data directory with a clear message", { timeout: 240_000 }, async () => {
+    dataDir = path.join(path.dirname(dataDir), "second");
     const port = await freePort();
     const first = startServer(port);
     await waitForHealth(port, first);

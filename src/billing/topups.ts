@@ -1,0 +1,80 @@
+// Top-ups: a caller asks to add credit; a payment provider (Stripe, at the
+// edge) takes the money and later confirms it through its webhook.
+import { readSettings } from "./accounts.js";
+import { inTransaction, type BillingContext } from "./context.js";
+import { BillingError, notFound, validation } from "./errors.js";
+import { openAccount } from "./ledger.js";
+import { Decimal, formatMoney, parsePositiveMoney, type DecimalInput } from "./money.js";
+
+/** What Saldo needs from a payment provider to start a top-up. */
+export interface PaymentGateway {
+  /** The provider's customer for the mandate, created once and reused. */
+  createCustomer(mandate: { id: string; name: string }): Promise<string>;
+  createCheckout(request: CheckoutRequest): Promise<{ id: string; url: string }>;
+}
+
+export interface CheckoutRequest {
+  customerId: string;
+  /** Smallest currency unit: rappen. */
+  amountRappen: number;
+  currency: "chf";
+  successUrl: string;
+  cancelUrl: string;
+  metadata: { accountId: string; mandateId: string; userId: string; amount: string };
+}
+
+export const MIN_TOP_UP = new Decimal(5);
+
+export interface TopUpInput {
+  mandateId: string;
+  userId?: string | null;
+  amount: DecimalInput;
+  successUrl: string;
+  cancelUrl: string;
+}
+
+export async function startTopUp(
+  ctx: BillingContext,
+  payments: PaymentGateway | null,
+  input: TopUpInput,
+  limits: { max: Decimal },
+): Promise<{ id: string; url: string }> {
+  const amount = parsePositiveMoney(input.amount, ["input", "amount"]);
+  if (amount.decimalPlaces() > 2) throw new BillingError("INVALID_AMOUNT", "A top-up is paid in whole rappen (at most 2 decimals)", ["input", "amount"]);
+  if (amount.lessThan(MIN_TOP_UP)) throw new BillingError("INVALID_AMOUNT", `The smallest top-up is ${MIN_TOP_UP.toFixed(2)} CHF`, ["input", "amount"]);
+  if (amount.greaterThan(limits.max)) throw new BillingError("INVALID_AMOUNT", `The largest top-up is ${limits.max.toFixed(2)} CHF`, ["input", "amount"]);
+  const successUrl = parseUrl(input.successUrl, ["input", "successUrl"]);
+  const cancelUrl = parseUrl(input.cancelUrl, ["input", "cancelUrl"]);
+  if (!payments) throw validation("Top-ups are not available: no payment provider is configured (STRIPE_SECRET_KEY)");
+  const accountId = await inTransaction(ctx, async (tx) => {
+    const settings = await readSettings(tx, input.mandateId);
+    return (await openAccount(tx, ctx, settings, input.userId, ctx.now())).id;
+  });
+  const mandate = await ctx.db.mandate.findUnique({ where: { id: input.mandateId } });
+  if (!mandate) throw notFound(`Mandate "${input.mandateId}"`, ["input", "mandateId"]);
+  let customerId = mandate.stripeCustomerId;
+  if (!customerId) {
+    customerId = await payments.createCustomer(mandate);
+    // Keep the first customer stored if two top-ups raced to create one.
+    await ctx.db.mandate.updateMany({ where: { id: mandate.id, stripeCustomerId: null }, data: { stripeCustomerId: customerId } });
+    customerId = (await ctx.db.mandate.findUniqueOrThrow({ where: { id: mandate.id } })).stripeCustomerId!;
+  }
+  return payments.createCheckout({
+    customerId,
+    amountRappen: amount.times(100).toNumber(),
+    currency: "chf",
+    successUrl,
+    cancelUrl,
+    metadata: { accountId, mandateId: input.mandateId, userId: input.userId ?? "", amount: formatMoney(amount) },
+  });
+}
+
+function parseUrl(value: string, field: string[]): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === "https:" || url.protocol === "http:") return url.toString();
+  } catch {
+    // fall through
+  }
+  throw validation(`${field.at(-1)} must be an http(s) URL`, field);
+}

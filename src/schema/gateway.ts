@@ -1,0 +1,202 @@
+// The gateway's operations: check before an AI call, hold, settle, release,
+// and the one-step usage record. SERVICE (and SYSADMIN) only.
+import type { UsageAuthorization as AuthorizationRow } from "@prisma/client";
+import {
+  authorizeUsage,
+  checkBilling,
+  recordUsage,
+  releaseUsage,
+  settleUsage,
+  type CheckResult,
+  type MoneyMoveResult,
+} from "../billing/index.js";
+import { builder } from "../builder.js";
+import { can } from "../auth.js";
+import { AuthorizationStatus, BillingModel, DenialReason } from "./enums.js";
+import { payload, payloadType } from "./errors.js";
+import { query } from "./guard.js";
+import { BillingAccount } from "./account.js";
+import { Transaction } from "./transaction.js";
+
+export const UsageInput = builder.inputType("UsageInput", {
+  fields: (t) => ({ inputTokens: t.int(), outputTokens: t.int(), requests: t.int() }),
+});
+
+export const UsageMetadataInput = builder.inputType("UsageMetadataInput", {
+  fields: (t) => ({
+    description: t.string(),
+    workflowId: t.string(),
+    featureInstanceId: t.string(),
+    featureCode: t.string(),
+    processingTime: t.float(),
+    bytesSent: t.int(),
+    bytesReceived: t.int(),
+    errorCount: t.int(),
+  }),
+});
+
+const BillingCheckResult = builder.objectRef<CheckResult>("BillingCheckResult").implement({
+  fields: (t) => ({
+    allowed: t.exposeBoolean("allowed"),
+    reason: t.expose("reason", { type: DenialReason, nullable: true }),
+    currentBalance: t.expose("currentBalance", { type: "Decimal", nullable: true }),
+    available: t.expose("available", { type: "Decimal", nullable: true }),
+    requiredAmount: t.expose("requiredAmount", { type: "Decimal", nullable: true }),
+    billingModel: t.expose("billingModel", { type: BillingModel, nullable: true }),
+  }),
+});
+
+export const UsageAuthorization = builder.prismaObject("UsageAuthorization", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    account: t.relation("account"),
+    amount: t.expose("amount", { type: "Decimal" }),
+    status: t.expose("status", { type: AuthorizationStatus }),
+    provider: t.exposeString("provider"),
+    model: t.exposeString("model", { nullable: true }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+    transaction: t.relation("transaction", { nullable: true }),
+  }),
+});
+
+const CheckBillingInput = builder.inputType("CheckBillingInput", {
+  fields: (t) => ({
+    mandateId: t.id({ required: true }),
+    userId: t.string(),
+    provider: t.string({ required: true }),
+    model: t.string(),
+    estimatedCost: t.field({ type: "Decimal" }),
+    estimatedUsage: t.field({ type: UsageInput }),
+  }),
+});
+
+builder.queryField("checkBilling", (t) =>
+  t.field({
+    type: BillingCheckResult,
+    args: { input: t.arg({ type: CheckBillingInput, required: true }) },
+    authScopes: { gateway: true },
+    resolve: (_root, { input }, ctx) => query(() => checkBilling(ctx.billing, { ...input, mandateId: String(input.mandateId) })),
+  }),
+);
+
+builder.queryField("usageAuthorization", (t) =>
+  t.prismaField({
+    type: "UsageAuthorization",
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (q, _root, args, ctx) => {
+      const authorization = await ctx.db.usageAuthorization.findUnique({ ...q, where: { id: String(args.id) } });
+      const visible = authorization && (can.operateGateway(ctx.caller) || can.administerMandate(ctx.caller, authorization.mandateId));
+      return visible ? authorization : null;
+    },
+  }),
+);
+
+/** A money move's payload: the transaction and the account after it. */
+export const TransactionPayload = payloadType<MoneyMoveResult>("TransactionPayload", (t) => ({
+  transaction: t.field({ type: Transaction, nullable: true, resolve: (p) => p.transaction ?? null }),
+  account: t.prismaField({
+    type: BillingAccount,
+    nullable: true,
+    resolve: (q, p, _args, ctx) => ctx.db.billingAccount.findUnique({ ...q, where: { id: p.accountId ?? "" } }),
+  }),
+}));
+
+const AuthorizeUsageInput = builder.inputType("AuthorizeUsageInput", {
+  fields: (t) => ({
+    mandateId: t.id({ required: true }),
+    userId: t.string(),
+    provider: t.string({ required: true }),
+    model: t.string({ required: true }),
+    estimatedCost: t.field({ type: "Decimal" }),
+    estimatedUsage: t.field({ type: UsageInput }),
+    expiresInSeconds: t.int(),
+    idempotencyKey: t.string({ required: true }),
+  }),
+});
+
+const DENIALS = {
+  INSUFFICIENT_BALANCE: "What the account may still spend does not cover the estimated cost",
+  PROVIDER_NOT_ALLOWED: "This mandate may not use this provider",
+  ACCOUNT_DISABLED: "The account is disabled",
+} as const;
+
+const AuthorizeUsagePayload = payloadType<{ authorization: AuthorizationRow | null; check: CheckResult }>("AuthorizeUsagePayload", (t) => ({
+  authorization: t.field({ type: UsageAuthorization, nullable: true, resolve: (p) => p.authorization ?? null }),
+  check: t.field({ type: BillingCheckResult, nullable: true, resolve: (p) => p.check ?? null }),
+}));
+
+builder.mutationField("authorizeUsage", (t) =>
+  t.field({
+    type: AuthorizeUsagePayload,
+    description: "The check and a hold of the estimated cost in one step. A denied call returns the check and a userError.",
+    args: { input: t.arg({ type: AuthorizeUsageInput, required: true }) },
+    authScopes: { gateway: true },
+    resolve: async (_root, { input }, ctx) => {
+      const result = await payload(() => authorizeUsage(ctx.billing, { ...input, mandateId: String(input.mandateId) }));
+      const reason = result.check && !result.authorization ? result.check.reason : null;
+      if (reason) result.userErrors.push({ code: reason, message: DENIALS[reason], field: ["input"] });
+      return result;
+    },
+  }),
+);
+
+const SettleUsageInput = builder.inputType("SettleUsageInput", {
+  fields: (t) => ({
+    authorizationId: t.id({ required: true }),
+    usage: t.field({ type: UsageInput }),
+    cost: t.field({ type: "Decimal", description: "Overrides the price catalog when given." }),
+    metadata: t.field({ type: UsageMetadataInput }),
+  }),
+});
+
+builder.mutationField("settleUsage", (t) =>
+  t.field({
+    type: TransactionPayload,
+    args: { input: t.arg({ type: SettleUsageInput, required: true }) },
+    authScopes: { gateway: true },
+    resolve: (_root, { input }, ctx) =>
+      payload(() => settleUsage(ctx.billing, { ...input, authorizationId: String(input.authorizationId) })),
+  }),
+);
+
+const ReleaseUsageInput = builder.inputType("ReleaseUsageInput", {
+  fields: (t) => ({ authorizationId: t.id({ required: true }) }),
+});
+
+const ReleaseUsagePayload = payloadType<{ authorization: AuthorizationRow }>("ReleaseUsagePayload", (t) => ({
+  authorization: t.field({ type: UsageAuthorization, nullable: true, resolve: (p) => p.authorization ?? null }),
+}));
+
+builder.mutationField("releaseUsage", (t) =>
+  t.field({
+    type: ReleaseUsagePayload,
+    args: { input: t.arg({ type: ReleaseUsageInput, required: true }) },
+    authScopes: { gateway: true },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({ authorization: await releaseUsage(ctx.billing, { authorizationId: String(input.authorizationId) }) })),
+  }),
+);
+
+const RecordUsageInput = builder.inputType("RecordUsageInput", {
+  fields: (t) => ({
+    mandateId: t.id({ required: true }),
+    userId: t.string(),
+    provider: t.string({ required: true }),
+    model: t.string({ required: true }),
+    usage: t.field({ type: UsageInput }),
+    cost: t.field({ type: "Decimal" }),
+    metadata: t.field({ type: UsageMetadataInput }),
+    idempotencyKey: t.string({ required: true }),
+  }),
+});
+
+builder.mutationField("recordUsage", (t) =>
+  t.field({
+    type: TransactionPayload,
+    args: { input: t.arg({ type: RecordUsageInput, required: true }) },
+    authScopes: { gateway: true },
+    resolve: (_root, { input }, ctx) => payload(() => recordUsage(ctx.billing, { ...input, mandateId: String(input.mandateId) })),
+  }),
+);

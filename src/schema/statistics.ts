@@ -1,0 +1,108 @@
+import { Decimal, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/index.js";
+import { builder } from "../builder.js";
+import { PeriodType } from "./enums.js";
+import { query, readerScope } from "./guard.js";
+
+const CostShare = builder.objectRef<Share>("CostShare").implement({
+  fields: (t) => ({ key: t.exposeString("key"), cost: t.expose("cost", { type: "Decimal" }) }),
+});
+
+/** JSON rollup shares { key: "decimal" } as a list, largest first. */
+function shares(json: unknown): Share[] {
+  return Object.entries((json ?? {}) as Record<string, string>)
+    .map(([key, cost]) => ({ key, cost: new Decimal(cost) }))
+    .sort((a, b) => b.cost.comparedTo(a.cost) || a.key.localeCompare(b.key));
+}
+
+builder.prismaObject("UsageStatistics", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    account: t.relation("account"),
+    periodType: t.expose("periodType", { type: PeriodType }),
+    periodStart: t.expose("periodStart", { type: "Date" }),
+    totalCost: t.expose("totalCost", { type: "Decimal" }),
+    transactionCount: t.exposeInt("transactionCount"),
+    costByProvider: t.field({ type: [CostShare], resolve: (s) => shares(s.costByProvider) }),
+    costByFeature: t.field({ type: [CostShare], resolve: (s) => shares(s.costByFeature) }),
+  }),
+});
+
+builder.prismaObjectField("BillingAccount", "usageStatistics", (t) =>
+  t.prismaField({
+    type: ["UsageStatistics"],
+    args: { period: t.arg({ type: PeriodType, required: true }), from: t.arg({ type: "Date" }), to: t.arg({ type: "Date" }) },
+    resolve: (q, account, args, ctx) =>
+      ctx.db.usageStatistics.findMany({
+        ...q,
+        where: {
+          accountId: account.id,
+          periodType: args.period,
+          periodStart: { ...(args.from ? { gte: args.from } : {}), ...(args.to ? { lte: args.to } : {}) },
+        },
+        orderBy: { periodStart: "asc" },
+      }),
+  }),
+);
+
+const StatisticsPoint = builder.objectRef<Point>("StatisticsPoint").implement({
+  fields: (t) => ({
+    label: t.exposeString("label"),
+    periodStart: t.expose("periodStart", { type: "Date" }),
+    totalCost: t.expose("totalCost", { type: "Decimal" }),
+    transactionCount: t.exposeInt("transactionCount"),
+    byProvider: t.field({ type: [CostShare], resolve: (p) => p.byProvider }),
+    byFeature: t.field({ type: [CostShare], resolve: (p) => p.byFeature }),
+  }),
+});
+
+const StatisticsTotals = builder.objectRef<Statistics["totals"]>("StatisticsTotals").implement({
+  fields: (t) => ({
+    totalCost: t.expose("totalCost", { type: "Decimal" }),
+    transactionCount: t.exposeInt("transactionCount"),
+    byProvider: t.field({ type: [CostShare], resolve: (p) => p.byProvider }),
+    byFeature: t.field({ type: [CostShare], resolve: (p) => p.byFeature }),
+  }),
+});
+
+interface BillingStatisticsShape extends Statistics {
+  mandateId: string;
+  userId: string | null;
+  period: "DAY" | "MONTH" | "YEAR";
+  year: number;
+  month: number | null;
+}
+
+const BillingStatistics = builder.objectRef<BillingStatisticsShape>("BillingStatistics").implement({
+  fields: (t) => ({
+    mandateId: t.exposeID("mandateId"),
+    userId: t.exposeString("userId", { nullable: true }),
+    period: t.expose("period", { type: PeriodType }),
+    year: t.exposeInt("year"),
+    month: t.exposeInt("month", { nullable: true }),
+    currency: t.string({ resolve: () => "CHF" }),
+    data: t.field({ type: [StatisticsPoint], resolve: (s) => s.data }),
+    totals: t.field({ type: StatisticsTotals, resolve: (s) => s.totals }),
+  }),
+});
+
+builder.queryField("usageStatistics", (t) =>
+  t.field({
+    type: BillingStatistics,
+    description: "MONTH: the 12 months of year; DAY: the days of month; YEAR: the 5 years up to year.",
+    args: {
+      mandateId: t.arg.id({ required: true }),
+      userId: t.arg.string(),
+      period: t.arg({ type: PeriodType, required: true }),
+      year: t.arg.int({ required: true }),
+      month: t.arg.int(),
+    },
+    authScopes: (_root, args) => ({ mandateMember: String(args.mandateId) }),
+    resolve: (_root, args, ctx) =>
+      query(async () => {
+        const mandateId = String(args.mandateId);
+        const userId = readerScope(ctx, mandateId, args.userId);
+        const stats = await statisticsFor(ctx.billing, { mandateId, userId, period: args.period, year: args.year, month: args.month });
+        return { ...stats, mandateId, userId, period: args.period, year: args.year, month: args.month ?? null };
+      }),
+  }),
+);

@@ -1,0 +1,79 @@
+import { queryFromInfo } from "@pothos/plugin-prisma";
+import { listTransactions, transactionWhere, type TransactionFilter as Filter } from "../billing/index.js";
+import { builder } from "../builder.js";
+import { connectionType, toConnection } from "./connection.js";
+import { ReferenceType, TransactionType } from "./enums.js";
+import { query, readerScope } from "./guard.js";
+
+export const Transaction = builder.prismaObject("Transaction", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    account: t.relation("account"),
+    transactionType: t.expose("transactionType", { type: TransactionType }),
+    amount: t.expose("amount", { type: "Decimal", description: "Always positive." }),
+    delta: t.expose("delta", { type: "Decimal", description: "Signed effect on the balance." }),
+    balanceAfter: t.expose("balanceAfter", { type: "Decimal" }),
+    description: t.exposeString("description"),
+    referenceType: t.expose("referenceType", { type: ReferenceType, nullable: true }),
+    referenceId: t.exposeString("referenceId", { nullable: true }),
+    workflowId: t.exposeString("workflowId", { nullable: true }),
+    featureInstanceId: t.exposeString("featureInstanceId", { nullable: true }),
+    featureCode: t.exposeString("featureCode", { nullable: true }),
+    aicoreProvider: t.exposeString("aicoreProvider", { nullable: true }),
+    aicoreModel: t.exposeString("aicoreModel", { nullable: true }),
+    createdByUserId: t.exposeString("createdByUserId", { nullable: true }),
+    processingTime: t.exposeFloat("processingTime", { nullable: true }),
+    bytesSent: t.exposeInt("bytesSent", { nullable: true }),
+    bytesReceived: t.exposeInt("bytesReceived", { nullable: true }),
+    errorCount: t.exposeInt("errorCount", { nullable: true }),
+    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+export const TransactionConnection = connectionType<typeof Transaction.$inferType>("Transaction", Transaction);
+
+export const TransactionFilter = builder.inputType("TransactionFilter", {
+  fields: (t) => ({
+    transactionTypes: t.field({ type: [TransactionType] }),
+    providers: t.stringList(),
+    featureCodes: t.stringList(),
+    userId: t.string(),
+    from: t.field({ type: "DateTime" }),
+    to: t.field({ type: "DateTime" }),
+  }),
+});
+
+builder.queryField("transactions", (t) =>
+  t.field({
+    type: TransactionConnection,
+    args: {
+      mandateId: t.arg.id({ required: true }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+      filter: t.arg({ type: TransactionFilter }),
+    },
+    authScopes: (_root, args) => ({ mandateMember: String(args.mandateId) }),
+    resolve: (_root, args, ctx, info) =>
+      query(async () => {
+        const mandateId = String(args.mandateId);
+        const userId = readerScope(ctx, mandateId, args.filter?.userId);
+        const where = transactionWhere({ mandateId }, { ...(args.filter as Filter | null), userId });
+        const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
+        return toConnection(await listTransactions(ctx.db, where, args, select));
+      }),
+  }),
+);
+
+builder.prismaObjectField("BillingAccount", "transactions", (t) =>
+  t.field({
+    type: TransactionConnection,
+    args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: TransactionFilter }) },
+    resolve: (account, args, ctx, info) =>
+      query(async () => {
+        const where = transactionWhere({ accountId: account.id }, (args.filter as Filter | null) ?? {});
+        const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
+        return toConnection(await listTransactions(ctx.db, where, args, select));
+      }),
+  }),
+);

@@ -1,0 +1,45 @@
+// Stripe at the edge: the real `stripe` client behind the domain's
+// PaymentGateway. STRIPE_API_BASE points it at another host (stripe-mock, a
+// local fake) for tests and demos.
+import Stripe from "stripe";
+import type { PaymentGateway } from "../billing/index.js";
+
+export function createStripe(secretKey: string, apiBase?: string): Stripe {
+  const base = apiBase ? new URL(apiBase) : null;
+  return new Stripe(secretKey, {
+    maxNetworkRetries: 2,
+    ...(base
+      ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol.replace(":", "") as "http" | "https" }
+      : {}),
+  });
+}
+
+export function stripeGateway(stripe: Stripe): PaymentGateway {
+  return {
+    createCustomer: async (mandate) => {
+      const customer = await stripe.customers.create(
+        { name: mandate.name, metadata: { mandateId: mandate.id } },
+        // Stripe answers a retry with this key with the same customer.
+        { idempotencyKey: `saldo-customer-${mandate.id}` },
+      );
+      return customer.id;
+    },
+    createCheckout: async (request) => {
+      const session = await stripe.checkout.sessions.create({
+        mode: "payment",
+        customer: request.customerId,
+        currency: request.currency,
+        line_items: [
+          { quantity: 1, price_data: { currency: request.currency, unit_amount: request.amountRappen, product_data: { name: "Saldo credit" } } },
+        ],
+        success_url: request.successUrl,
+        cancel_url: request.cancelUrl,
+        metadata: request.metadata,
+        // Saves the card for automatic top-ups later.
+        payment_intent_data: { metadata: request.metadata, setup_future_usage: "off_session" },
+      });
+      if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
+      return { id: session.id, url: session.url };
+    },
+  };
+}
