@@ -72,8 +72,8 @@ describe("transactions", () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 5; page++) {
-      const res = await app.gql(LIST, { id: mandateId, first: 2, after }, ADMIN());
-      const conn = res.data.transactions;
+      const res: { data?: any } = await app.gql(LIST, { id: mandateId, first: 2, after }, ADMIN());
+      const conn: any = res.data.transactions;
       expect(conn.totalCount).toBe(5);
       seen.push(...conn.edges.map((e: any) => e.node.balanceAfter));
       if (!conn.pageInfo.hasNextPage) break;
