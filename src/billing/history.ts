@@ -1,6 +1,7 @@
 // Reading the ledger: transactions newest first with filters, a page at a
 // time (keyset pagination on createdAt, id: stable while new rows arrive).
-import type { Prisma, TransactionType } from "@prisma/client";
+import type { BillingModel, Prisma, TransactionType } from "@prisma/client";
+import { accountKeyFor } from "./accounts.js";
 import type { Db } from "../db.js";
 import { validation } from "./errors.js";
 
@@ -52,14 +53,27 @@ export function decodeCursor(cursor: string, keys: string[]): Record<string, str
   throw validation("after is not a cursor this list returned", ["after"]);
 }
 
-export function transactionWhere(scope: { mandateId?: string; accountId?: string }, filter: TransactionFilter = {}): Prisma.TransactionWhereInput {
+/**
+ * The where clause of a transaction list. `filter.userId` means the user's
+ * own account under PREPAY_USER (every entry on it, credits included), and
+ * the debits they caused on a shared account otherwise.
+ */
+export function transactionWhere(
+  scope: { mandateId?: string; accountId?: string },
+  filter: TransactionFilter = {},
+  billingModel?: BillingModel,
+): Prisma.TransactionWhereInput {
   if (filter.from && filter.to && filter.from >= filter.to) throw validation("filter.from must be before filter.to", ["filter", "from"]);
   return {
     ...scope,
     ...(filter.transactionTypes?.length ? { transactionType: { in: filter.transactionTypes } } : {}),
     ...(filter.providers?.length ? { aicoreProvider: { in: filter.providers.map((p) => p.toLowerCase()) } } : {}),
     ...(filter.featureCodes?.length ? { featureCode: { in: filter.featureCodes } } : {}),
-    ...(filter.userId ? { createdByUserId: filter.userId } : {}),
+    ...(filter.userId
+      ? billingModel === "PREPAY_USER"
+        ? { account: { is: { accountKey: accountKeyFor("PREPAY_USER", filter.userId).accountKey } } }
+        : { createdByUserId: filter.userId }
+      : {}),
     ...(filter.from || filter.to
       ? { createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } }
       : {}),
@@ -74,15 +88,22 @@ export async function listTransactions(
   query: { include?: Prisma.TransactionInclude; select?: Prisma.TransactionSelect } = {},
 ): Promise<Page<Prisma.TransactionGetPayload<object>>> {
   const size = pageSize(page.first);
-  const after = page.after ? decodeCursor(page.after, ["at", "id"]) : null;
+  // Newest first; within one instant an account's own sequence decides.
+  const after = page.after ? decodeCursor(page.after, ["at", "seq", "id"]) : null;
   const keyset: Prisma.TransactionWhereInput = after
-    ? { OR: [{ createdAt: { lt: new Date(after.at) } }, { createdAt: new Date(after.at), id: { lt: after.id } }] }
+    ? {
+        OR: [
+          { createdAt: { lt: new Date(after.at) } },
+          { createdAt: new Date(after.at), sequence: { lt: Number(after.seq) } },
+          { createdAt: new Date(after.at), sequence: Number(after.seq), id: { lt: after.id } },
+        ],
+      }
     : {};
   const [rows, totalCount] = await Promise.all([
     db.transaction.findMany({
       ...query,
       where: { AND: [where, keyset] },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      orderBy: [{ createdAt: "desc" }, { sequence: "desc" }, { id: "desc" }],
       take: size + 1,
     }),
     db.transaction.count({ where }),
@@ -90,7 +111,7 @@ export async function listTransactions(
   const nodes = rows.slice(0, size);
   return {
     nodes,
-    cursors: nodes.map((t) => encodeCursor({ at: t.createdAt.toISOString(), id: t.id })),
+    cursors: nodes.map((t) => encodeCursor({ at: t.createdAt.toISOString(), seq: String(t.sequence), id: t.id })),
     totalCount,
     hasNextPage: rows.length > size,
     hasPreviousPage: after !== null,

@@ -58,7 +58,8 @@ builder.queryField("transactions", (t) =>
       query(async () => {
         const mandateId = String(args.mandateId);
         const userId = readerScope(ctx, mandateId, args.filter?.userId);
-        const where = transactionWhere({ mandateId }, { ...(args.filter as Filter | null), userId });
+        const settings = await ctx.loaders.settings.load(mandateId);
+        const where = transactionWhere({ mandateId }, { ...(args.filter as Filter | null), userId }, settings?.billingModel);
         const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
         return toConnection(await listTransactions(ctx.db, where, args, select));
       }),

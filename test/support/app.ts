@@ -1,5 +1,7 @@
 // An app over a fresh test database, and a GraphQL client that talks to
 // yoga.fetch with a token for any caller.
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
 import { createApp, type App } from "../../src/app.js";
 import { signToken, type Role } from "../../src/auth.js";
 import { loadConfig } from "../../src/config.js";
@@ -12,6 +14,8 @@ export interface TestApp extends App {
   /** Runs a GraphQL operation as `caller` (anonymous when omitted). */
   gql<T = any>(query: string, variables?: Record<string, unknown>, caller?: TestCaller): Promise<GqlResult<T>>;
   token(caller: TestCaller): Promise<string>;
+  /** Runs a typed document (test/generated) and returns its typed data, failing on errors. */
+  run<R, V>(document: TypedDocumentNode<R, V>, variables: V, caller: TestCaller): Promise<R>;
 }
 
 export interface TestCaller {
@@ -34,24 +38,30 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const config = loadConfig({ JWT_SECRET, ...env });
   const app = await createApp(config, { database: db, now: clock.now });
   const token = (caller: TestCaller) => signToken(caller, JWT_SECRET);
+  const gql: TestApp["gql"] = async (query, variables, caller) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (caller) headers.authorization = `Bearer ${await token(caller)}`;
+    const response = await app.yoga.fetch("http://yoga/graphql", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, ...(await response.json()) };
+  };
   return {
     ...app,
     db,
     clock,
     token,
+    gql,
+    run: async (document, variables, caller) => {
+      const result = await gql(print(document), variables as Record<string, unknown>, caller);
+      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+      return result.data;
+    },
     close: async () => {
       await app.close();
       await db.close();
-    },
-    gql: async (query, variables, caller) => {
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      if (caller) headers.authorization = `Bearer ${await token(caller)}`;
-      const response = await app.yoga.fetch("http://yoga/graphql", {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, ...(await response.json()) };
     },
   };
 }
