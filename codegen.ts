@@ -6,6 +6,8 @@ const config: CodegenConfig = {
   schema: "schema.graphql",
   documents: ["test/**/*.graphql", "examples/**/*.graphql"],
   ignoreNoDocuments: true,
+  // ESM: relative imports with .js extensions (tsconfig is NodeNext).
+  emitLegacyCommonJSImports: false,
   generates: {
     "test/generated/": {
       preset: "client",
