@@ -73,6 +73,18 @@ export const can = {
   changeSettings: (caller: Caller | null, mandateId: string, fields: string[]) =>
     fields.some((f) => MONEY_SETTINGS.includes(f)) ? can.administerSystem(caller) : can.administerMandate(caller, mandateId),
   /**
+   * How much of an account's history (transactions, statistics) a caller may
+   * read: all of it for its mandate's admins and for the user who owns it;
+   * on a shared account a USER only the entries they caused; else nothing.
+   * The gateway reads balances but no history.
+   */
+  readAccountHistory: (caller: Caller | null, account: { mandateId: string; userId: string | null }): "all" | "own" | "none" => {
+    if (can.administerMandate(caller, account.mandateId)) return "all";
+    if (!has(caller, "USER") || !member(caller, account.mandateId) || !caller?.userId) return "none";
+    if (account.userId === caller.userId) return "all";
+    return account.userId === null ? "own" : "none";
+  },
+  /**
    * Read an account: admins of its mandate, and a USER their own account
    * or, when they share the mandate's account, that one.
    */

@@ -27,7 +27,10 @@ builder.queryField("mandate", (t) =>
     args: { id: t.arg.id({ required: true }) },
     // A mandate the caller does not belong to looks exactly like a missing one.
     authScopes: (_root, args) => ({ mandateMember: String(args.id) }),
-    unauthorizedResolver: () => null,
+    unauthorizedResolver: (_root, _args, ctx, _info, error) => {
+      if (!ctx.caller) throw error;
+      return null;
+    },
     resolve: (query, _root, args, ctx) => ctx.db.mandate.findUnique({ ...query, where: { id: String(args.id) } }),
   }),
 );

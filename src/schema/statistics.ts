@@ -1,7 +1,8 @@
 import { Decimal, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/index.js";
 import { builder } from "../builder.js";
 import { PeriodType } from "./enums.js";
-import { query, readerScope } from "./guard.js";
+import { can } from "../auth.js";
+import { forbidden, query, readerScope } from "./guard.js";
 
 const CostShare = builder.objectRef<Share>("CostShare").implement({
   fields: (t) => ({ key: t.exposeString("key"), cost: t.expose("cost", { type: "Decimal" }) }),
@@ -31,8 +32,11 @@ builder.prismaObjectField("BillingAccount", "usageStatistics", (t) =>
   t.prismaField({
     type: ["UsageStatistics"],
     args: { period: t.arg({ type: PeriodType, required: true }), from: t.arg({ type: "Date" }), to: t.arg({ type: "Date" }) },
-    resolve: (q, account, args, ctx) =>
-      ctx.db.usageStatistics.findMany({
+    resolve: (q, account, args, ctx) => {
+      // Rollups are per account: on a shared account a user's own share is
+      // in Query.usageStatistics(userId), not here.
+      if (can.readAccountHistory(ctx.caller, account) !== "all") throw forbidden("You may not read this account's statistics");
+      return ctx.db.usageStatistics.findMany({
         ...q,
         where: {
           accountId: account.id,
@@ -40,7 +44,8 @@ builder.prismaObjectField("BillingAccount", "usageStatistics", (t) =>
           periodStart: { ...(args.from ? { gte: args.from } : {}), ...(args.to ? { lte: args.to } : {}) },
         },
         orderBy: { periodStart: "asc" },
-      }),
+      });
+    },
   }),
 );
 

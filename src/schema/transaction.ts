@@ -3,7 +3,8 @@ import { listTransactions, transactionWhere, type TransactionFilter as Filter } 
 import { builder } from "../builder.js";
 import { connectionType, toConnection } from "./connection.js";
 import { ReferenceType, TransactionType } from "./enums.js";
-import { query, readerScope } from "./guard.js";
+import { can } from "../auth.js";
+import { forbidden, query, readerScope } from "./guard.js";
 
 export const Transaction = builder.prismaObject("Transaction", {
   fields: (t) => ({
@@ -72,7 +73,13 @@ builder.prismaObjectField("BillingAccount", "transactions", (t) =>
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: TransactionFilter }) },
     resolve: (account, args, ctx, info) =>
       query(async () => {
-        const where = transactionWhere({ accountId: account.id }, (args.filter as Filter | null) ?? {});
+        const history = can.readAccountHistory(ctx.caller, account);
+        if (history === "none") throw forbidden("You may not read this account's history");
+        const filter = (args.filter as Filter | null) ?? {};
+        // On a shared account a user sees only what they caused.
+        const where = history === "own"
+          ? { ...transactionWhere({ accountId: account.id }, filter), createdByUserId: ctx.caller!.userId }
+          : transactionWhere({ accountId: account.id }, filter);
         const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
         return toConnection(await listTransactions(ctx.db, where, args, select));
       }),
