@@ -18,6 +18,9 @@ export interface LiveEvents {
   close(): Promise<void>;
 }
 
+/** Raised when the configured Redis cannot be reached at start. */
+export class LiveEventsError extends Error {}
+
 export async function createLiveEvents(options: { redisUrl?: string } = {}): Promise<LiveEvents> {
   let close = async () => undefined;
   let eventTarget;
@@ -29,7 +32,17 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
     ]);
     const publishClient = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
     const subscribeClient = new Redis(options.redisUrl, { lazyConnect: true });
-    await Promise.all([publishClient.connect(), subscribeClient.connect()]);
+    for (const client of [publishClient, subscribeClient]) {
+      // ioredis reconnects by itself; without a listener it prints "Unhandled error event".
+      client.on("error", (error) => console.error(`[pubsub] Redis: ${error.message}`));
+    }
+    try {
+      await Promise.all([publishClient.connect(), subscribeClient.connect()]);
+    } catch (error) {
+      publishClient.disconnect();
+      subscribeClient.disconnect();
+      throw new LiveEventsError(`Cannot reach Redis at REDIS_URL=${options.redisUrl}: ${(error as Error).message}`);
+    }
     eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
     close = async () => {
       publishClient.disconnect();

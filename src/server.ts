@@ -1,10 +1,12 @@
 // Starts Saldo: configuration from the environment, then GraphQL (and
-// GraphiQL) on http://localhost:$PORT/graphql.
+// GraphiQL) on http://localhost:$PORT/graphql, over HTTP, SSE and WebSocket.
 import { createServer } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DatabaseOpenError } from "./db.js";
 import { MigrationError } from "./db/migrations.js";
+import { serveGraphQLOverWebSocket } from "./http/ws.js";
+import { LiveEventsError } from "./pubsub.js";
 
 async function main() {
   const config = loadConfig();
@@ -17,6 +19,9 @@ async function main() {
     server.once("error", reject);
     server.listen(config.PORT, resolve);
   });
+  // After listen: the WebSocket server re-emits the HTTP server's errors, and
+  // a port in use should be reported once, below, not as a WebSocket failure.
+  const webSocket = serveGraphQLOverWebSocket(server, { yoga: app.yoga, jwtSecret: config.JWT_SECRET });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const where = app.database.kind === "pglite" ? `embedded database in ${config.SALDO_DATA_DIR}` : "PostgreSQL";
@@ -27,6 +32,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     console.log(`[saldo] ${signal}: shutting down`);
+    await webSocket.dispose().catch((error) => console.error("[saldo] closing WebSocket connections failed:", error));
     server.closeAllConnections();
     server.close();
     await app.close();
@@ -37,7 +43,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  if (error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof MigrationError) {
+  if (error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof MigrationError || error instanceof LiveEventsError) {
     console.error(`[saldo] ${error.message}`);
   } else if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
     console.error(`[saldo] Port ${(error as { port?: number }).port ?? ""} is in use: stop the other server or set PORT`);

@@ -1,13 +1,61 @@
 // The GraphQL server as a fetch handler: schema, per-request context and
-// plugins. Tests call yoga.fetch directly; src/server.ts puts it on a port.
-import { createYoga, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
+// plugins. Tests call yoga.fetch directly; src/server.ts puts it on a port
+// and src/http/ws.ts serves the same instance over WebSocket.
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import { GraphQLError, type ValidationContext } from "graphql";
+import {
+  createGraphQLError,
+  createLogger,
+  createYoga,
+  maskError as yogaMaskError,
+  useReadinessCheck,
+  type YogaLogger,
+  type YogaServerInstance,
+} from "graphql-yoga";
+import { BillingError } from "./billing/index.js";
 import { createContext, type AppServices, type Context } from "./context.js";
 import { schema } from "./schema/index.js";
 
-export type SaldoYoga = YogaServerInstance<Record<string, unknown>, Context>;
+/**
+ * What a transport adds to yoga's initial context. HTTP requests bring a
+ * fetch Request; a WebSocket operation has none and brings the credential
+ * its connection sent in connectionParams (src/http/ws.ts).
+ */
+export interface SaldoServerContext extends Record<string, unknown> {
+  authorization?: string | null;
+}
 
-export function createSaldoYoga(services: AppServices & { ping(): Promise<void> }): SaldoYoga {
-  return createYoga<Record<string, unknown>, Context>({
+export type SaldoYoga = YogaServerInstance<SaldoServerContext, Context>;
+
+/** The limits a request must stay within; over one, it is refused with a message naming it. */
+export const REQUEST_LIMITS = {
+  /** Selection depth; introspection (`__schema`) is exempt, so GraphiQL works. */
+  maxDepth: 10,
+  maxAliases: 15,
+  /** Lexical tokens of the document (GraphiQL's full introspection query has about 200). */
+  maxTokens: 2000,
+  maxDirectives: 50,
+  /** graphql-armor's cost estimate (objects 2, scalars 1, times 1.5 per level). */
+  maxCost: 5000,
+  /** Request body, by Content-Length and by what actually arrives. */
+  maxRequestBodyBytes: 1_000_000,
+} as const;
+
+/** The header a client must send with a request a browser would not preflight (GET, forms). */
+export const CSRF_HEADER = "x-graphql-yoga-csrf";
+
+export interface SaldoYogaOptions {
+  /** Hides schema hints ("Did you mean ...") from error messages. Default: NODE_ENV=production. */
+  production?: boolean;
+  maxRequestBodyBytes?: number;
+}
+
+export type SaldoServices = AppServices & { ping(): Promise<void> };
+
+export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptions = {}): SaldoYoga {
+  const production = options.production ?? process.env.NODE_ENV === "production";
+  return createYoga<SaldoServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
     // yoga's own /health only says the process runs; ours asks the database.
@@ -17,7 +65,12 @@ export function createSaldoYoga(services: AppServices & { ping(): Promise<void> 
       title: "Saldo",
       defaultQuery: "# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { \"Authorization\": \"Bearer <token>\" }\n\n{\n  viewer { userId roles mandateIds }\n}\n",
     },
-    context: ({ request }) => createContext(services, request.headers.get("authorization")),
+    context: ({ request, authorization }) =>
+      createContext(services, authorization !== undefined ? authorization : (request?.headers.get("authorization") ?? null)),
+    // 413 with code REQUEST_ENTITY_TOO_LARGE, by Content-Length or while the body streams in.
+    maxRequestBodySize: options.maxRequestBodyBytes ?? REQUEST_LIMITS.maxRequestBodyBytes,
+    maskedErrors: { maskError, isDev: false },
+    logging: serverLogger(),
     plugins: [
       useReadinessCheck({
         endpoint: "/health",
@@ -25,6 +78,63 @@ export function createSaldoYoga(services: AppServices & { ping(): Promise<void> 
           await services.ping();
         },
       }),
+      // Requests a browser sends cross-site without a CORS preflight (GET,
+      // form or text/plain POSTs) must carry this header; JSON POSTs (every
+      // client here, GraphiQL included) are preflighted and pass as they are.
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: REQUEST_LIMITS.maxDepth, ...asValidationError() },
+        maxAliases: { n: REQUEST_LIMITS.maxAliases, ...asValidationError() },
+        maxTokens: { n: REQUEST_LIMITS.maxTokens },
+        maxDirectives: { n: REQUEST_LIMITS.maxDirectives, ...asValidationError() },
+        costLimit: { maxCost: REQUEST_LIMITS.maxCost, ...asValidationError() },
+        // Suggestions help in GraphiQL; in production they would map the schema for a stranger.
+        blockFieldSuggestion: { enabled: production },
+      }),
     ],
   });
+}
+
+/**
+ * Armor's rules throw by default, which skips the other validation rules
+ * and yoga's status codes; reported like any validation error they get
+ * extensions.code GRAPHQL_VALIDATION_FAILED and 400 under
+ * application/graphql-response+json (200 under application/json, as the
+ * GraphQL-over-HTTP spec asks).
+ */
+const asValidationError = () => ({
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ""))),
+  ],
+});
+
+/**
+ * What a client may see of an error. GraphQL errors (UNAUTHENTICATED,
+ * FORBIDDEN, validation) pass as they are; a BillingError that escaped a
+ * payload keeps its message and code; anything else becomes "Unexpected
+ * error." without a stack, and yoga logs the original.
+ */
+export function maskError(error: unknown, message: string): Error {
+  const billingError = billingErrorOf(error);
+  if (billingError) {
+    return createGraphQLError(billingError.message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: billingError.code, ...(billingError.field ? { field: billingError.field } : {}) },
+    });
+  }
+  return yogaMaskError(error, message, false);
+}
+
+function billingErrorOf(error: unknown): BillingError | undefined {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  return original instanceof BillingError ? original : undefined;
+}
+
+/** yoga's logger, except that a BillingError (the caller's mistake, not ours) is no server error. */
+function serverLogger(): YogaLogger {
+  const logger = createLogger();
+  return { ...logger, error: (...args) => (billingErrorOf(args[0]) ? logger.debug(...args) : logger.error(...args)) };
 }
