@@ -1,6 +1,11 @@
 // One Prisma client over one of two databases: PostgreSQL when DATABASE_URL
 // is set (adapter-pg), otherwise the embedded PGlite in a data directory
 // (pglite-prisma-adapter). Both use the same schema and migrations.
+//
+// Next to Prisma, each opened database has a small raw SQL executor over the
+// same connections (see "Raw SQL" below): the billing domain moves money
+// through it, because Prisma's per-call CPU cost and round trips made the
+// ledger's hot path many times slower than the database itself.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -16,6 +21,8 @@ export type Db = PrismaClient;
 export interface Database {
   prisma: PrismaClient;
   kind: "postgres" | "pglite";
+  /** Raw SQL transactions over Prisma's own connections (also found with sqlExecutorFor(prisma)). */
+  sql: SqlExecutor;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -59,9 +66,11 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Data
     throw new DatabaseOpenError(`Cannot use PostgreSQL at ${redact(databaseUrl)}: ${(error as Error).message}`);
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
+  const sql = registerSqlExecutor(prisma, pgExecutor(pool));
   return {
     prisma,
     kind: "postgres",
+    sql,
     ping: async () => void (await pool.query("SELECT 1")),
     close: async () => {
       await prisma.$disconnect();
@@ -103,9 +112,11 @@ async function openPglite(dataDir: string): Promise<Database> {
   // wire contract it implements is the one Prisma 6.19 uses (tests cover it).
   const adapter = new PrismaPGlite(db) as unknown as NonNullable<Prisma.PrismaClientOptions["adapter"]>;
   const prisma = new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS });
+  const sql = registerSqlExecutor(prisma, pgliteExecutor(db));
   return {
     prisma,
     kind: "pglite",
+    sql,
     ping: async () => void (await db.query("SELECT 1")),
     close: async () => {
       await prisma.$disconnect();
@@ -155,6 +166,293 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ------------------------------------------------------------------ Raw SQL
+
+/**
+ * A value sent to SQL: text or NULL. Statements cast each one ($1::numeric,
+ * $2::timestamp(3), ...), so every transport reads it the same way; money is
+ * passed as its decimal text, never as a JavaScript number.
+ */
+export type SqlValue = string | null;
+export type SqlRow = Record<string, unknown>;
+
+/** A statement, or a fragment of one: text around placeholders, and their values. Build it with `sql`. */
+export class Sql {
+  constructor(
+    readonly strings: readonly string[],
+    readonly values: readonly SqlValue[],
+  ) {}
+
+  #text: string | undefined;
+
+  /** The text with $1..$n placeholders. */
+  get text(): string {
+    this.#text ??= this.strings.reduce((text, part, i) => `${text}$${i}${part}`);
+    return this.#text;
+  }
+
+  /** The text with every value written in as a quoted literal. */
+  inline(): string {
+    return this.strings.reduce((text, part, i) => `${text}${literal(this.values[i - 1])}${part}`);
+  }
+}
+
+/**
+ * A value as an SQL literal, for the simple query protocol, which carries no
+ * parameters: pg's escapeLiteral (a port of libpq's PQescapeLiteral) on text,
+ * NULL for null. Values are only ever text (see SqlValue).
+ */
+function literal(value: SqlValue | undefined): string {
+  if (value === null) return "NULL";
+  if (typeof value !== "string") throw new Error(`SQL values are text or null, got ${typeof value}`);
+  // PostgreSQL text cannot hold NUL, and the protocol would end the query text there.
+  if (value.includes("\0")) throw new Error("SQL text values must not contain NUL characters");
+  return pg.escapeLiteral(value);
+}
+
+/** Tagged template: sql`SELECT ... WHERE "id" = ${id}::text`; a nested Sql is spliced in with its values. */
+export function sql(strings: TemplateStringsArray, ...args: (SqlValue | Sql)[]): Sql {
+  const out = { strings: [strings[0]], values: [] as SqlValue[] };
+  args.forEach((arg, i) => {
+    splice(out, arg instanceof Sql ? arg : new Sql(["", ""], [arg]));
+    out.strings[out.strings.length - 1] += strings[i + 1];
+  });
+  return new Sql(out.strings, out.values);
+}
+
+/** Text taken as it is: only ever SQL written in this code base, never a value. */
+export function rawSql(text: string): Sql {
+  return new Sql([text], []);
+}
+
+/** Fragments joined by a separator, e.g. the rows of a VALUES list. */
+export function joinSql(fragments: readonly Sql[], separator: string): Sql {
+  const out = { strings: [""], values: [] as SqlValue[] };
+  fragments.forEach((fragment, i) => {
+    if (i > 0) out.strings[out.strings.length - 1] += separator;
+    splice(out, fragment);
+  });
+  return new Sql(out.strings, out.values);
+}
+
+function splice(out: { strings: string[]; values: SqlValue[] }, fragment: Sql) {
+  out.strings[out.strings.length - 1] += fragment.strings[0];
+  out.strings.push(...fragment.strings.slice(1));
+  out.values.push(...fragment.values);
+}
+
+/** One database transaction of raw SQL. */
+export interface SqlTransaction {
+  /** Runs the statements in order (on PostgreSQL in one round trip) and returns the rows of each. */
+  query(...statements: Sql[]): Promise<SqlRow[][]>;
+  /**
+   * Queues writes whose rows nobody reads (the writes of a money move). At
+   * COMMIT they become one statement, each a data-modifying WITH query, sent
+   * in COMMIT's round trip; a function is called then, so it can write the
+   * final state of something. They all see the database as it was before any
+   * of them ran, so no two of them may change the same row. An error in one
+   * fails the transaction like any other.
+   */
+  defer(...writes: DeferredWrite[]): void;
+}
+
+export type DeferredWrite = Sql | (() => Sql);
+
+/** The deferred writes of a transaction as one statement (null when there are none). */
+function deferredStatement(writes: DeferredWrite[]): Sql | null {
+  const statements = writes.map((write) => (typeof write === "function" ? write() : write));
+  if (statements.length <= 1) return statements[0] ?? null;
+  const parts = statements.map((statement, i) => sql`${rawSql(`w${i + 1}`)} AS (${statement})`);
+  return sql`WITH ${joinSql(parts, ",\n")}\nSELECT ${rawSql(String(statements.length))} AS "writes"`;
+}
+
+export interface SqlExecutor {
+  /** Runs `work` in one transaction: committed when it resolves, rolled back (nothing written) when it throws. */
+  transaction<T>(work: (t: SqlTransaction) => Promise<T>): Promise<T>;
+}
+
+const executors = new WeakMap<object, SqlExecutor>();
+
+function registerSqlExecutor(prisma: PrismaClient, executor: SqlExecutor): SqlExecutor {
+  executors.set(prisma, executor);
+  return executor;
+}
+
+/**
+ * The raw SQL executor of a client opened by openDatabase. Any other client
+ * (a script's own, or a test's wrapper around one) gets the same statements
+ * run through Prisma's interactive transactions: the same semantics, only
+ * slower.
+ */
+export function sqlExecutorFor(prisma: PrismaClient): SqlExecutor {
+  const executor = executors.get(prisma);
+  if (executor) return executor;
+  if (typeof (prisma as Partial<PrismaClient> | null)?.$transaction !== "function") {
+    throw new Error("sqlExecutorFor needs a PrismaClient (open it with openDatabase for the fast path)");
+  }
+  return prismaExecutor(prisma);
+}
+
+// Column types as the money code expects them on every transport: numeric and
+// int8 as exact text (never a JavaScript number), timestamp (without time
+// zone, holding UTC as Prisma writes it) as a Date in UTC whatever the
+// process's time zone.
+const NUMERIC = 1700;
+const INT8 = 20;
+const TIMESTAMP = 1114;
+const asText = (value: string) => value;
+const utcTimestamp = (value: string) => new Date(`${value.replace(" ", "T")}Z`);
+
+const PG_TYPES = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === NUMERIC || oid === INT8) return asText;
+    if (oid === TIMESTAMP) return utcTimestamp;
+    return pg.types.getTypeParser(oid, format ?? "text");
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * PostgreSQL: a client checked out of the pool Prisma uses, for the whole
+ * transaction. Each step is one simple-protocol message: one round trip and
+ * one reply however many statements it holds (BEGIN rides with the first
+ * step, COMMIT with the deferred writes). The server still runs them one
+ * after another, each with its own snapshot, so what is read after a row
+ * lock in the same step sees what the previous holder of the lock committed.
+ *
+ * Statements are prepared once per connection (PREPARE) and run with
+ * EXECUTE, so PostgreSQL parses and plans each of them once. The simple
+ * protocol carries no parameters, so EXECUTE's arguments are written as
+ * quoted literals (see literal); the statements cast each one.
+ */
+function pgExecutor(pool: pg.Pool): SqlExecutor {
+  return {
+    async transaction(work) {
+      const client = await pool.connect();
+      const prepared = preparedOn.get(client) ?? new Set<string>();
+      preparedOn.set(client, prepared);
+      let begun = false;
+      let preparing = false;
+      const pending: DeferredWrite[] = [];
+      const send = async (statements: Sql[], commit = false): Promise<SqlRow[][]> => {
+        const script = begun ? [] : ["BEGIN"];
+        begun = true;
+        const fresh = new Set<string>();
+        const positions = statements.map((statement) => {
+          const name = statementName(statement.text);
+          if (!name) return script.push(statement.inline()) - 1;
+          if (!prepared.has(name) && !fresh.has(name)) {
+            script.push(`PREPARE ${name} AS ${statement.text}`);
+            fresh.add(name);
+          }
+          const args = statement.values.length > 0 ? `(${statement.values.map(literal).join(", ")})` : "";
+          return script.push(`EXECUTE ${name}${args}`) - 1;
+        });
+        if (commit) script.push("COMMIT");
+        preparing = fresh.size > 0;
+        const result = (await client.query({ text: script.join(";\n"), types: PG_TYPES })) as pg.QueryResult | pg.QueryResult[];
+        preparing = false;
+        fresh.forEach((name) => prepared.add(name));
+        const results = Array.isArray(result) ? result : [result];
+        // COMMIT of a transaction that failed earlier answers ROLLBACK instead of an error.
+        if (commit && results.at(-1)?.command !== "COMMIT") throw new Error("The transaction was rolled back instead of committed");
+        return positions.map((i) => results[i].rows as SqlRow[]);
+      };
+      try {
+        const value = await work({ query: (...statements) => send(statements), defer: (...writes) => void pending.push(...writes) });
+        const writes = deferredStatement(pending);
+        if (begun || writes) await send(writes ? [writes] : [], true);
+        client.release();
+        return value;
+      } catch (error) {
+        // A failed step that was preparing statements may have prepared some
+        // of them (PREPARE outlives a rollback): forget the connection rather
+        // than guess which.
+        const clean = !preparing && (!begun || (await client.query("ROLLBACK").then(() => true, () => false)));
+        client.release(clean ? undefined : (error as Error));
+        throw error;
+      }
+    },
+  };
+}
+
+/** The statements each pooled connection has prepared. */
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+// One name per statement text, the same on every connection; the texts are
+// built from fixed fragments (values are parameters), so there are few.
+const statementNames = new Map<string, string>();
+const MAX_STATEMENT_NAMES = 500;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (!name && statementNames.size < MAX_STATEMENT_NAMES) {
+    name = `saldo_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name; // undefined past the cap: sent inlined, parsed each time
+}
+
+const TEXT = 25;
+const PGLITE_PARSERS = { [NUMERIC]: asText, [INT8]: asText, [TIMESTAMP]: utcTimestamp };
+
+/**
+ * PGlite: one connection. pglite.transaction holds the same mutex that
+ * pglite-prisma-adapter's transactions and plain queries wait for, so Prisma's
+ * work runs before or after ours, never inside. Work inside must therefore
+ * never wait for a Prisma query (it would wait forever). Values are declared
+ * as text, so they reach the statement's casts exactly as given.
+ */
+function pgliteExecutor(pglite: PGlite): SqlExecutor {
+  return {
+    transaction: (work) =>
+      pglite.transaction(async (tx) => {
+        const pending: DeferredWrite[] = [];
+        const send = async (statements: Sql[]): Promise<SqlRow[][]> => {
+          const rows: SqlRow[][] = [];
+          for (const s of statements) {
+            const options = { parsers: PGLITE_PARSERS, paramTypes: s.values.map(() => TEXT) };
+            rows.push((await tx.query<SqlRow>(s.text, [...s.values], options)).rows);
+          }
+          return rows;
+        };
+        const value = await work({ query: (...statements) => send(statements), defer: (...statements) => void pending.push(...statements) });
+        const writes = deferredStatement(pending);
+        if (writes) await send([writes]);
+        return value; // pglite.transaction commits, or rolls back on a throw
+      }),
+  };
+}
+
+/** The same statements through a Prisma interactive transaction, one call per statement. */
+export function prismaSqlTransaction(tx: Prisma.TransactionClient): SqlTransaction & { flush(): Promise<void> } {
+  const pending: DeferredWrite[] = [];
+  const run = async (statements: Sql[]) => {
+    const rows: SqlRow[][] = [];
+    for (const statement of statements) rows.push(await tx.$queryRawUnsafe<SqlRow[]>(statement.text, ...statement.values));
+    return rows;
+  };
+  return {
+    query: (...statements) => run(statements),
+    defer: (...statements) => void pending.push(...statements),
+    flush: async () => {
+      const writes = deferredStatement(pending.splice(0));
+      if (writes) await run([writes]);
+    },
+  };
+}
+
+function prismaExecutor(prisma: PrismaClient): SqlExecutor {
+  return {
+    transaction: (work) =>
+      prisma.$transaction(async (tx) => {
+        const t = prismaSqlTransaction(tx);
+        const value = await work(t);
+        await t.flush();
+        return value;
+      }),
+  };
 }
 
 function redact(url: string): string {

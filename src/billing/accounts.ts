@@ -1,9 +1,11 @@
 // Accounts: which account pays under a mandate's billing model, what it may
-// still spend, and the row lock that serializes every money move on it.
-import { Prisma, type BillingModel, type Settings } from "@prisma/client";
+// still spend, and the rule that decides whether a call may run.
+import { BillingModel as BillingModels, type BillingModel, type Settings } from "@prisma/client";
+import { prismaSqlTransaction } from "../db.js";
 import type { Tx } from "./context.js";
 import { notFound, validation } from "./errors.js";
-import { Decimal, ZERO } from "./money.js";
+import { ZERO, type Decimal } from "./money.js";
+import { lockAndRead } from "./store.js";
 
 /** An account row read under `FOR UPDATE`, with the sum of its live holds. */
 export interface LockedAccount {
@@ -17,6 +19,7 @@ export interface LockedAccount {
   warningThreshold: Decimal | null;
   lastTopUpBalance: Decimal | null;
   isWarning: boolean;
+  lastWarningAt?: Date | null;
   enabled: boolean;
   /** Sum of ACTIVE holds that have not expired at the time of reading. */
   held: Decimal;
@@ -28,52 +31,48 @@ export async function readSettings(tx: Tx, mandateId: string, field = ["input", 
   return settings;
 }
 
-/** The account that pays for `userId` under the mandate's billing model. */
-export function accountKeyFor(model: BillingModel, userId: string | null | undefined, field = ["input", "userId"]) {
+/** The account that pays for `userId` under a billing model; null when PREPAY_USER has no user. */
+export function accountOwner(model: BillingModel, userId: string | null | undefined) {
   if (model !== "PREPAY_USER") return { accountKey: "mandate", accountType: "MANDATE" as const, userId: null };
-  if (!userId) throw validation("userId is required: this mandate bills each user's own account (PREPAY_USER)", field);
+  if (!userId) return null;
   return { accountKey: `user:${userId}`, accountType: "USER" as const, userId };
 }
 
+/** The account that pays for `userId` under the mandate's billing model. */
+export function accountKeyFor(model: BillingModel, userId: string | null | undefined, field = ["input", "userId"]) {
+  const owner = accountOwner(model, userId);
+  if (!owner) throw validation("userId is required: this mandate bills each user's own account (PREPAY_USER)", field);
+  return owner;
+}
+
 /**
- * Locks the account row for the rest of the transaction. Every write that
- * moves money or changes holds on an account takes this lock first, and takes
- * no other account's lock, so writers of one account queue up behind each
- * other (what may be spent is read and changed as one step) while different
- * accounts never wait for each other and no deadlock can form.
+ * The paying account's key under every billing model, so that one SQL
+ * statement can find (and lock) the account before the settings are known.
+ */
+export function accountKeysByModel(userId: string | null | undefined): Partial<Record<BillingModel, string>> {
+  const keys: Partial<Record<BillingModel, string>> = {};
+  for (const model of Object.values(BillingModels)) {
+    const owner = accountOwner(model, userId);
+    if (owner) keys[model] = owner.accountKey;
+  }
+  return keys;
+}
+
+/**
+ * Reads an account with the sum of its live holds, for callers on a Prisma
+ * transaction (balances, checks). With `lock` it takes the account's row
+ * lock first: the lock that serializes every money move on the account (see
+ * store.ts); money moves themselves take it through store.lockAndRead.
  */
 export async function lockAccount(
   tx: Tx,
   where: { id: string } | { mandateId: string; accountKey: string },
   now: Date,
   options: { lock: boolean } = { lock: true },
-) {
-  const condition =
-    "id" in where
-      ? Prisma.sql`a."id" = ${where.id}`
-      : Prisma.sql`a."mandateId" = ${where.mandateId} AND a."accountKey" = ${where.accountKey}`;
-  const rows = await tx.$queryRaw<LockedAccount[]>`
-    SELECT a."id", a."mandateId", a."userId", a."accountType"::text AS "accountType", a."balance", a."sequence",
-           a."creditLimit", a."warningThreshold", a."lastTopUpBalance", a."isWarning", a."enabled",
-           (SELECT coalesce(sum(h."amount"), 0) FROM "UsageAuthorization" h
-             WHERE h."accountId" = a."id" AND h."status" = 'ACTIVE' AND h."expiresAt" > ${now}) AS "held"
-      FROM "BillingAccount" a
-     WHERE ${condition}
-     ${options.lock ? Prisma.sql`FOR UPDATE OF a` : Prisma.empty}`;
-  const row = rows[0];
-  return row ? normalize(row) : null;
-}
-
-function normalize(row: LockedAccount): LockedAccount {
-  return {
-    ...row,
-    balance: new Decimal(row.balance.toString()),
-    held: new Decimal(row.held.toString()),
-    sequence: Number(row.sequence),
-    creditLimit: row.creditLimit === null ? null : new Decimal(row.creditLimit.toString()),
-    warningThreshold: row.warningThreshold === null ? null : new Decimal(row.warningThreshold.toString()),
-    lastTopUpBalance: row.lastTopUpBalance === null ? null : new Decimal(row.lastTopUpBalance.toString()),
-  };
+): Promise<LockedAccount | null> {
+  const ref = "id" in where ? { accountId: where.id } : where;
+  const { account } = await lockAndRead(prismaSqlTransaction(tx), ref, now, { lock: options.lock, settings: false });
+  return account;
 }
 
 /**

@@ -2,7 +2,7 @@
 // settings, and where to announce what changed. Tests build one with a fake
 // clock; the server builds one from its configuration.
 import type { Prisma } from "@prisma/client";
-import type { Db } from "../db.js";
+import { sqlExecutorFor, type Db, type SqlTransaction } from "../db.js";
 import { Decimal } from "./money.js";
 
 export type Tx = Prisma.TransactionClient;
@@ -61,7 +61,7 @@ export function createBillingContext(
 }
 
 /**
- * Runs `work` in one database transaction and publishes the events it
+ * Runs `work` in one Prisma transaction and publishes the events it
  * collected only once the transaction has committed, so no subscriber ever
  * sees a change that was rolled back.
  */
@@ -71,6 +71,26 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const events: BillingEvent[] = [];
   const result = await ctx.db.$transaction((tx) => work(tx, (event) => events.push(event)));
+  publish(ctx, events);
+  return result;
+}
+
+/**
+ * The same for the money paths, on the raw SQL executor of the database
+ * (see db.ts and store.ts): committed, then published; a throw rolls
+ * everything back and publishes nothing.
+ */
+export async function inSqlTransaction<T>(
+  ctx: BillingContext,
+  work: (t: SqlTransaction, emit: (event: BillingEvent) => void) => Promise<T>,
+): Promise<T> {
+  const events: BillingEvent[] = [];
+  const result = await sqlExecutorFor(ctx.db).transaction((t) => work(t, (event) => events.push(event)));
+  publish(ctx, events);
+  return result;
+}
+
+function publish(ctx: BillingContext, events: BillingEvent[]) {
   for (const event of events) {
     try {
       ctx.events.publish(event);
@@ -78,5 +98,4 @@ export async function inTransaction<T>(
       console.error("[billing] publishing an event failed:", error);
     }
   }
-  return result;
 }

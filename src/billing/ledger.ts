@@ -1,15 +1,19 @@
 // The ledger: append-only transactions, and the one function (postEntry) that
 // moves an account's balance. Every money move runs in one database
-// transaction holding the account's row lock (see lockAccount), checks its
+// transaction holding the account's row lock (see store.ts), checks its
 // idempotency key under that lock, and commits the entry, the new balance,
-// the rollups and the warning state together.
-import type { Settings, Transaction } from "@prisma/client";
-import { accountKeyFor, lockAccount, readSettings, type LockedAccount } from "./accounts.js";
-import { inTransaction, type BillingContext, type BillingEvent, type Tx } from "./context.js";
-import { BillingError, validation } from "./errors.js";
+// the rollups and the warning state together: on PostgreSQL two round trips,
+// one to lock and read, one to write and commit.
+import { randomUUID } from "node:crypto";
+import { Prisma, type Settings, type Transaction } from "@prisma/client";
+import { prismaSqlTransaction, type SqlTransaction } from "../db.js";
+import { accountKeyFor, accountKeysByModel, type LockedAccount } from "./accounts.js";
+import { inSqlTransaction, type BillingContext, type BillingEvent, type Tx } from "./context.js";
+import { BillingError, notFound, validation } from "./errors.js";
 import { idempotencyConflict, parseIdempotencyKey, requestHash, SYSTEM_KEY_PREFIX } from "./idempotency.js";
 import { formatMoney, parseMoney, parsePositiveMoney, type Decimal, type DecimalInput } from "./money.js";
 import { addDebitToRollups } from "./statistics.js";
+import { accountChanged, earlierEntry, insertEntry, lockAndRead, openAndLock, type Earlier, type LockedRead } from "./store.js";
 import { evaluateWarning } from "./warnings.js";
 
 export type ReferenceType = "WORKFLOW" | "PAYMENT" | "ADMIN" | "SYSTEM";
@@ -52,58 +56,51 @@ export interface MoneyMoveResult {
  * Appends one entry to a locked account and moves its balance. The only
  * writer of BillingAccount.balance: balance = sum of deltas holds because
  * every delta passes through here, in the transaction that locked the row.
+ * The writes go out with the transaction's COMMIT; the returned row is what
+ * they store.
  */
-export async function postEntry(
-  tx: Tx,
+export function postEntry(
+  t: SqlTransaction,
   ctx: BillingContext,
   account: LockedAccount,
   entry: LedgerEntry,
   now: Date,
-): Promise<Transaction> {
+): Transaction {
   const balanceAfter = account.balance.plus(entry.delta);
-  const sequence = account.sequence + 1;
-  const transaction = await tx.transaction.create({
-    data: {
-      accountId: account.id,
-      mandateId: account.mandateId,
-      sequence,
-      transactionType: entry.transactionType,
-      amount: formatMoney(entry.delta.abs()),
-      delta: formatMoney(entry.delta),
-      balanceAfter: formatMoney(balanceAfter),
-      description: entry.description,
-      referenceType: entry.referenceType ?? null,
-      referenceId: entry.referenceId ?? null,
-      workflowId: entry.workflowId ?? null,
-      featureInstanceId: entry.featureInstanceId ?? null,
-      featureCode: entry.featureCode ?? null,
-      aicoreProvider: entry.aicoreProvider ?? null,
-      aicoreModel: entry.aicoreModel ?? null,
-      createdByUserId: entry.createdByUserId ?? null,
-      processingTime: entry.processingTime ?? null,
-      bytesSent: entry.bytesSent ?? null,
-      bytesReceived: entry.bytesReceived ?? null,
-      errorCount: entry.errorCount ?? null,
-      idempotencyKey: entry.idempotencyKey ?? null,
-      requestHash: entry.requestHash ?? null,
-      createdAt: now,
-    },
-  });
-  const isTopUp = entry.transactionType === "CREDIT";
-  await tx.billingAccount.update({
-    where: { id: account.id },
-    data: {
-      balance: formatMoney(balanceAfter),
-      sequence,
-      ...(isTopUp ? { lastTopUpBalance: formatMoney(balanceAfter) } : {}),
-    },
-  });
+  const transaction: Transaction = {
+    id: randomUUID(),
+    accountId: account.id,
+    mandateId: account.mandateId,
+    sequence: account.sequence + 1,
+    transactionType: entry.transactionType,
+    amount: new Prisma.Decimal(formatMoney(entry.delta.abs())),
+    delta: new Prisma.Decimal(formatMoney(entry.delta)),
+    balanceAfter: new Prisma.Decimal(formatMoney(balanceAfter)),
+    description: entry.description,
+    referenceType: entry.referenceType ?? null,
+    referenceId: entry.referenceId ?? null,
+    workflowId: entry.workflowId ?? null,
+    featureInstanceId: entry.featureInstanceId ?? null,
+    featureCode: entry.featureCode ?? null,
+    aicoreProvider: entry.aicoreProvider ?? null,
+    aicoreModel: entry.aicoreModel ?? null,
+    createdByUserId: entry.createdByUserId ?? null,
+    processingTime: entry.processingTime ?? null,
+    bytesSent: entry.bytesSent ?? null,
+    bytesReceived: entry.bytesReceived ?? null,
+    errorCount: entry.errorCount ?? null,
+    idempotencyKey: entry.idempotencyKey ?? null,
+    requestHash: entry.requestHash ?? null,
+    createdAt: now,
+  };
+  insertEntry(t, transaction);
   account.balance = balanceAfter;
-  account.sequence = sequence;
-  if (isTopUp) account.lastTopUpBalance = balanceAfter;
+  account.sequence = transaction.sequence;
+  if (entry.transactionType === "CREDIT") account.lastTopUpBalance = balanceAfter;
+  accountChanged(t, account, now);
   if (entry.transactionType === "DEBIT") {
-    await addDebitToRollups(
-      tx,
+    addDebitToRollups(
+      t,
       {
         accountId: account.id,
         mandateId: account.mandateId,
@@ -118,36 +115,44 @@ export async function postEntry(
   return transaction;
 }
 
+interface Payer {
+  mandateId: string;
+  userId?: string | null;
+}
+
+/** The paying account, locked, with what was read alongside it. */
+export interface LockedPayer extends LockedRead {
+  settings: Settings;
+  account: LockedAccount;
+}
+
 /**
- * The account that pays for `userId` under the mandate's billing model,
- * locked; opened on first use. A new PREPAY_USER account starts with the
+ * Locks the account that pays for `payer` under the mandate's billing model
+ * and reads it (with `keys`: what an earlier request left under them), in one
+ * round trip; opens it on first use. A new PREPAY_USER account starts with the
  * mandate's defaultUserCredit as a SYSTEM credit. Two first uses at once open
  * one account with one initial credit: the second INSERT waits on the unique
  * key for the first to commit, then finds the row.
  */
-export async function openAccount(
-  tx: Tx,
+export async function lockPayer(
+  t: SqlTransaction,
   ctx: BillingContext,
-  settings: Settings,
-  userId: string | null | undefined,
+  payer: Payer,
   now: Date,
-): Promise<LockedAccount> {
-  const owner = accountKeyFor(settings.billingModel, userId);
-  const where = { mandateId: settings.mandateId, accountKey: owner.accountKey };
-  const existing = await lockAccount(tx, where, now);
-  if (existing) return existing;
-  const opened = await tx.$queryRaw<{ id: string }[]>`
-    INSERT INTO "BillingAccount" ("id", "mandateId", "userId", "accountKey", "accountType", "updatedAt")
-    VALUES (gen_random_uuid()::text, ${settings.mandateId}, ${owner.userId}, ${owner.accountKey},
-            ${owner.accountType}::"AccountType", ${now})
-    ON CONFLICT ("mandateId", "accountKey") DO NOTHING
-    RETURNING "id"`;
-  const account = await lockAccount(tx, where, now);
+  keys: { entryKey?: string; holdKey?: string } = {},
+): Promise<LockedPayer> {
+  const read = await lockAndRead(t, { mandateId: payer.mandateId, accountKeys: accountKeysByModel(payer.userId) }, now, keys);
+  const settings = read.settings;
+  if (!settings) throw notFound(`Mandate "${payer.mandateId}"`, ["input", "mandateId"]);
+  const owner = accountKeyFor(settings.billingModel, payer.userId);
+  if (read.account) return { ...read, settings, account: read.account };
+  const opened = await openAndLock(t, { mandateId: settings.mandateId, ...owner }, now, keys);
+  const account = opened.account;
   if (!account) throw new Error(`account ${owner.accountKey} of ${settings.mandateId} vanished while opening`);
   const initialCredit = parseMoney(settings.defaultUserCredit.toString(), ["defaultUserCredit"]);
-  if (opened.length > 0 && owner.accountType === "USER" && initialCredit.greaterThan(0)) {
-    await postEntry(
-      tx,
+  if (opened.opened && owner.accountType === "USER" && initialCredit.greaterThan(0)) {
+    postEntry(
+      t,
       ctx,
       account,
       {
@@ -160,32 +165,46 @@ export async function openAccount(
       now,
     );
   }
+  return { ...opened, settings, account };
+}
+
+/**
+ * The account that pays for `userId`, locked and opened on first use, for
+ * callers on a Prisma transaction (balances, top-ups): lockPayer through it.
+ */
+export async function openAccount(
+  tx: Tx,
+  ctx: BillingContext,
+  settings: Settings,
+  userId: string | null | undefined,
+  now: Date,
+): Promise<LockedAccount> {
+  const t = prismaSqlTransaction(tx);
+  const { account } = await lockPayer(t, ctx, { mandateId: settings.mandateId, userId }, now);
+  await t.flush();
   return account;
 }
 
-/** The earlier result of the same request, or null; a different request under the key is a conflict. */
-export async function replayed(tx: Tx, accountId: string, key: string, hash: string): Promise<Transaction | null> {
-  const earlier = await tx.transaction.findUnique({ where: { accountId_idempotencyKey: { accountId, idempotencyKey: key } } });
-  if (!earlier) return null;
+/**
+ * Whether an earlier request under the idempotency key is answered again:
+ * the same content is a replay, different content a conflict.
+ */
+export function replayed(earlier: Earlier | null, key: string, hash: string): earlier is Earlier {
+  if (!earlier) return false;
   if (earlier.requestHash !== hash) throw idempotencyConflict(key);
-  return earlier;
+  return true;
 }
 
-/** After the last write of an operation: warning state and the live event. */
-export async function finishMove(
-  tx: Tx,
+/** After the last change of an operation: warning state and the live event. */
+export function finishMove(
+  t: SqlTransaction,
   account: LockedAccount,
   settings: Settings,
   now: Date,
   emit: (event: BillingEvent) => void,
-): Promise<void> {
-  await evaluateWarning(tx, account, settings, now, emit);
+): void {
+  evaluateWarning(t, account, settings, now, emit);
   emit({ type: "balanceChanged", mandateId: account.mandateId, accountId: account.id, userId: account.userId });
-}
-
-interface Payer {
-  mandateId: string;
-  userId?: string | null;
 }
 
 /**
@@ -200,17 +219,13 @@ async function moveMoney(
   hash: string,
   entryFor: (account: LockedAccount) => LedgerEntry | null,
 ): Promise<MoneyMoveResult> {
-  return inTransaction(ctx, async (tx, emit) => {
+  return inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
-    const settings = await readSettings(tx, payer.mandateId);
-    const account = await openAccount(tx, ctx, settings, payer.userId, now);
-    const earlier = await replayed(tx, account.id, key, hash);
-    if (earlier) return { transaction: earlier, accountId: account.id, replayed: true };
+    const { settings, account, entry: earlier } = await lockPayer(t, ctx, payer, now, { entryKey: key });
+    if (replayed(earlier, key, hash)) return { transaction: await earlierEntry(t, earlier), accountId: account.id, replayed: true };
     const entry = entryFor(account);
-    const transaction = entry
-      ? await postEntry(tx, ctx, account, { ...entry, idempotencyKey: key, requestHash: hash }, now)
-      : null;
-    if (transaction) await finishMove(tx, account, settings, now, emit);
+    const transaction = entry ? postEntry(t, ctx, account, { ...entry, idempotencyKey: key, requestHash: hash }, now) : null;
+    if (transaction) finishMove(t, account, settings, now, emit);
     return { transaction, accountId: account.id, replayed: false };
   });
 }

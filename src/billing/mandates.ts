@@ -1,11 +1,12 @@
 // Mandates (tenants), their billing settings and per-account settings.
 import { Prisma, type BillingAccount, type BillingModel, type Mandate, type Settings } from "@prisma/client";
 import type { Db } from "../db.js";
-import { lockAccount, readSettings } from "./accounts.js";
-import { inTransaction, type BillingContext } from "./context.js";
+import { readSettings } from "./accounts.js";
+import { inSqlTransaction, type BillingContext } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
 import { finishMove, requiredText } from "./ledger.js";
 import { formatMoney, parseNonNegativeMoney, type DecimalInput } from "./money.js";
+import { accountChanged, lockAndRead } from "./store.js";
 
 export const ROOT_MANDATE_ID = "root";
 const MANDATE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -140,20 +141,18 @@ export interface UpdateBillingAccountInput {
 
 /** Changes an account's limit, threshold or enabled flag; the warning state follows at once. */
 export async function updateBillingAccount(ctx: BillingContext, input: UpdateBillingAccountInput): Promise<BillingAccount> {
-  const data: Prisma.BillingAccountUpdateInput = {};
-  if (input.creditLimit != null) data.creditLimit = formatMoney(parseNonNegativeMoney(input.creditLimit, ["input", "creditLimit"]));
-  if (input.warningThreshold != null) {
-    data.warningThreshold = formatMoney(parseNonNegativeMoney(input.warningThreshold, ["input", "warningThreshold"]));
-  }
-  if (input.enabled != null) data.enabled = input.enabled;
-  await inTransaction(ctx, async (tx, emit) => {
+  const creditLimit = input.creditLimit != null ? parseNonNegativeMoney(input.creditLimit, ["input", "creditLimit"]) : null;
+  const warningThreshold =
+    input.warningThreshold != null ? parseNonNegativeMoney(input.warningThreshold, ["input", "warningThreshold"]) : null;
+  await inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
-    const locked = await lockAccount(tx, { id: input.accountId }, now);
-    if (!locked) throw notFound("Billing account", ["input", "accountId"]);
-    const settings = await readSettings(tx, locked.mandateId);
-    const updated = await tx.billingAccount.update({ where: { id: input.accountId }, data });
-    Object.assign(locked, await lockAccount(tx, { id: updated.id }, now));
-    await finishMove(tx, locked, settings, now, emit);
+    const { account, settings } = await lockAndRead(t, { accountId: input.accountId }, now);
+    if (!account || !settings) throw notFound("Billing account", ["input", "accountId"]);
+    if (creditLimit !== null) account.creditLimit = creditLimit;
+    if (warningThreshold !== null) account.warningThreshold = warningThreshold;
+    if (input.enabled != null) account.enabled = input.enabled;
+    accountChanged(t, account, now);
+    finishMove(t, account, settings, now, emit);
   });
   return ctx.db.billingAccount.findUniqueOrThrow({ where: { id: input.accountId } });
 }

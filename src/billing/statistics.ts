@@ -1,11 +1,11 @@
 // Usage rollups: every DEBIT adds itself to its account's DAY, MONTH and YEAR
 // rows in the same database transaction, so charts read a handful of rows
 // instead of scanning the ledger, and always agree with it.
-import { Prisma } from "@prisma/client";
-import type { Tx } from "./context.js";
+import type { SqlTransaction } from "../db.js";
 import type { Decimal } from "./money.js";
 import { formatMoney } from "./money.js";
-import { periodStarts } from "./periods.js";
+import { periodStarts, type PeriodStarts } from "./periods.js";
+import { addToRollups } from "./store.js";
 
 /** Key under which a debit without a provider or feature is counted. */
 export const UNATTRIBUTED = "unknown";
@@ -19,27 +19,25 @@ export interface DebitForRollup {
   at: Date;
 }
 
-export async function addDebitToRollups(tx: Tx, debit: DebitForRollup, timeZone: string): Promise<void> {
-  const starts = periodStarts(debit.at, timeZone);
-  const cost = formatMoney(debit.amount);
-  const provider = debit.provider || UNATTRIBUTED;
-  const feature = debit.featureCode || UNATTRIBUTED;
-  const rows = (["DAY", "MONTH", "YEAR"] as const).map(
-    (period) => Prisma.sql`(gen_random_uuid()::text, ${debit.accountId}, ${debit.mandateId},
-      ${period}::"PeriodType", ${starts[period]}::date, ${cost}::numeric, 1,
-      jsonb_build_object(${provider}::text, ${cost}::text), jsonb_build_object(${feature}::text, ${cost}::text), now())`,
-  );
-  // Shares are kept as decimal strings inside JSON: exact, never floats.
-  await tx.$executeRaw`
-    INSERT INTO "UsageStatistics" AS s ("id", "accountId", "mandateId", "periodType", "periodStart",
-      "totalCost", "transactionCount", "costByProvider", "costByFeature", "updatedAt")
-    VALUES ${Prisma.join(rows)}
-    ON CONFLICT ("accountId", "periodType", "periodStart") DO UPDATE SET
-      "totalCost" = s."totalCost" + EXCLUDED."totalCost",
-      "transactionCount" = s."transactionCount" + 1,
-      "costByProvider" = s."costByProvider" || jsonb_build_object(${provider}::text,
-        ((coalesce((s."costByProvider" ->> ${provider}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
-      "costByFeature" = s."costByFeature" || jsonb_build_object(${feature}::text,
-        ((coalesce((s."costByFeature" ->> ${feature}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
-      "updatedAt" = now()`;
+/** Queues the debit's additions to its DAY, MONTH and YEAR rows (written with the debit, see store.ts). */
+export function addDebitToRollups(t: SqlTransaction, debit: DebitForRollup, timeZone: string): void {
+  addToRollups(t, {
+    accountId: debit.accountId,
+    mandateId: debit.mandateId,
+    cost: formatMoney(debit.amount),
+    provider: debit.provider || UNATTRIBUTED,
+    feature: debit.featureCode || UNATTRIBUTED,
+    starts: startsOf(debit.at, timeZone),
+  });
+}
+
+// Formatting a date in a time zone costs tens of microseconds; debits come
+// many per second, and within one second (time zone offsets are whole
+// seconds) the periods are the same.
+let last: { second: number; timeZone: string; starts: PeriodStarts } | undefined;
+
+function startsOf(at: Date, timeZone: string): PeriodStarts {
+  const second = Math.floor(at.getTime() / 1000);
+  if (last?.second !== second || last.timeZone !== timeZone) last = { second, timeZone, starts: periodStarts(at, timeZone) };
+  return last.starts;
 }

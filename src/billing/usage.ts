@@ -1,15 +1,17 @@
 // Before and after an AI call: check (read only), authorize (check + hold in
 // one locked step), settle (the real cost becomes a DEBIT, the hold closes),
 // release, expire; and recordUsage, the one-step DEBIT after the fact.
-import type { BillingModel, Settings, Transaction, UsageAuthorization } from "@prisma/client";
+import { randomUUID } from "node:crypto";
+import { Prisma, type BillingModel, type Settings, type Transaction, type UsageAuthorization } from "@prisma/client";
+import type { Db } from "../db.js";
 import { denialReason, lockAccount, readSettings, spendable, accountKeyFor, type DenialReason, type LockedAccount } from "./accounts.js";
-import { inTransaction, type BillingContext, type Tx } from "./context.js";
+import { inSqlTransaction, type BillingContext, type Tx } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
 import { idempotencyConflict, parseIdempotencyKey, requestHash, SYSTEM_KEY_PREFIX } from "./idempotency.js";
 import {
   debitUsage,
   finishMove,
-  openAccount,
+  lockPayer,
   requiredText,
   parseUsageMetadata,
   postEntry,
@@ -20,6 +22,7 @@ import {
 } from "./ledger.js";
 import { Decimal, formatMoney, ZERO, type DecimalInput } from "./money.js";
 import { resolveCost, type UsageAmounts } from "./pricing.js";
+import { closeHold, earlierEntry, earlierHold, insertHold, lockAndRead } from "./store.js";
 
 export interface CheckResult {
   allowed: boolean;
@@ -44,14 +47,14 @@ function parseProvider(provider: string, field = ["input", "provider"]): string 
   return requiredText(provider, field).toLowerCase();
 }
 
-async function estimate(ctx: BillingContext, tx: Tx, input: CallInput, required: boolean): Promise<Decimal> {
+async function estimate(ctx: BillingContext, db: Db | Tx, input: CallInput, required: boolean): Promise<Decimal> {
   if (!required && input.estimatedCost == null && !input.estimatedUsage) return ZERO;
   if (input.estimatedCost == null && !input.estimatedUsage) {
     throw validation("Give estimatedCost or estimatedUsage: the hold needs an amount", ["input", "estimatedCost"]);
   }
   return resolveCost(
     ctx,
-    tx,
+    db,
     { provider: input.provider, model: input.model, cost: input.estimatedCost, usage: input.estimatedUsage },
     { cost: ["input", "estimatedCost"], usage: ["input", "estimatedUsage"] },
   );
@@ -125,45 +128,46 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_HOLD_SECONDS) {
     throw validation(`expiresInSeconds must be between 1 and ${MAX_HOLD_SECONDS}`, ["input", "expiresInSeconds"]);
   }
-  return inTransaction(ctx, async (tx, emit) => {
+  // Priced before the transaction: the catalog is read through Prisma, which
+  // on PGlite (one connection) cannot run while our transaction holds it.
+  const amount = await estimate(ctx, ctx.db, { ...input, provider, model }, true);
+  const hash = requestHash({
+    op: "authorize",
+    mandateId: input.mandateId,
+    userId: input.userId,
+    provider,
+    model,
+    amount: formatMoney(amount),
+    expiresInSeconds: input.expiresInSeconds,
+  });
+  return inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
-    const settings = await readSettings(tx, input.mandateId);
-    const amount = await estimate(ctx, tx, { ...input, provider, model }, true);
-    const hash = requestHash({
-      op: "authorize",
-      mandateId: input.mandateId,
-      userId: input.userId,
-      provider,
-      model,
-      amount: formatMoney(amount),
-      expiresInSeconds: input.expiresInSeconds,
-    });
-    const account = await openAccount(tx, ctx, settings, input.userId, now);
-    const earlier = await tx.usageAuthorization.findUnique({
-      where: { accountId_idempotencyKey: { accountId: account.id, idempotencyKey: key } },
-    });
-    if (earlier) {
-      if (earlier.requestHash !== hash) throw idempotencyConflict(key);
-      return { authorization: earlier, check: { ...checkResult(settings, account, provider, ZERO), requiredAmount: amount }, replayed: true };
+    const { settings, account, hold: earlier } = await lockPayer(t, ctx, input, now, { holdKey: key });
+    if (replayed(earlier, key, hash)) {
+      const authorization = await earlierHold(t, earlier);
+      return { authorization, check: { ...checkResult(settings, account, provider, ZERO), requiredAmount: amount }, replayed: true };
     }
     const check = checkResult(settings, account, provider, amount);
     if (!check.allowed) return { authorization: null, check, replayed: false };
-    const authorization = await tx.usageAuthorization.create({
-      data: {
-        accountId: account.id,
-        mandateId: account.mandateId,
-        userId: input.userId ?? null,
-        amount: formatMoney(amount),
-        provider,
-        model,
-        idempotencyKey: key,
-        requestHash: hash,
-        expiresAt: new Date(now.getTime() + seconds * 1000),
-        createdAt: now,
-      },
-    });
+    const authorization: UsageAuthorization = {
+      id: randomUUID(),
+      accountId: account.id,
+      mandateId: account.mandateId,
+      userId: input.userId ?? null,
+      amount: new Prisma.Decimal(formatMoney(amount)),
+      status: "ACTIVE",
+      provider,
+      model,
+      idempotencyKey: key,
+      requestHash: hash,
+      expiresAt: new Date(now.getTime() + seconds * 1000),
+      transactionId: null,
+      createdAt: now,
+      closedAt: null,
+    };
+    insertHold(t, authorization);
     account.held = account.held.plus(amount);
-    await finishMove(tx, account, settings, now, emit);
+    finishMove(t, account, settings, now, emit);
     return { authorization, check, replayed: false };
   });
 }
@@ -182,60 +186,60 @@ export interface SettleInput {
  */
 export async function settleUsage(ctx: BillingContext, input: SettleInput): Promise<MoneyMoveResult> {
   const metadata = parseUsageMetadata(input.metadata);
-  return inTransaction(ctx, async (tx, emit) => {
+  const field = ["input", "authorizationId"];
+  // A catalog price needs the hold's provider and model. They never change,
+  // so they are read (and priced) before the transaction, like authorize.
+  const call =
+    input.cost == null
+      ? await ctx.db.usageAuthorization.findUnique({ where: { id: input.authorizationId }, select: { provider: true, model: true } })
+      : { provider: "", model: null }; // an explicit cost needs neither
+  if (!call) throw notFound("Authorization", field);
+  const cost = await resolveCost(ctx, ctx.db, { ...call, cost: input.cost, usage: input.usage }, { cost: ["input", "cost"], usage: ["input", "usage"] });
+  const key = `${SYSTEM_KEY_PREFIX}settle:${input.authorizationId}`;
+  const hash = requestHash({ op: "settle", authorizationId: input.authorizationId, cost: formatMoney(cost), metadata });
+  return inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
-    const { authorization, account } = await lockAuthorization(tx, input.authorizationId, now);
-    const cost = await resolveCost(
-      ctx,
-      tx,
-      { provider: authorization.provider, model: authorization.model, cost: input.cost, usage: input.usage },
-      { cost: ["input", "cost"], usage: ["input", "usage"] },
-    );
-    const key = `${SYSTEM_KEY_PREFIX}settle:${authorization.id}`;
-    const hash = requestHash({ op: "settle", authorizationId: authorization.id, cost: formatMoney(cost), metadata });
+    const { settings, account, authorization, entry } = await lockAndRead(t, { authorizationId: input.authorizationId }, now, { entryKey: key });
+    if (!authorization || !account || !settings) throw notFound("Authorization", field);
     if (authorization.status === "SETTLED") {
-      if (!authorization.transactionId) return { transaction: null, accountId: account.id, replayed: true };
-      return { transaction: await replayed(tx, account.id, key, hash), accountId: account.id, replayed: true };
+      if (replayed(entry, key, hash)) return { transaction: await earlierEntry(t, entry), accountId: account.id, replayed: true };
+      // Settled at zero cost: nothing was booked, so only another zero cost is the same request.
+      if (!cost.isZero()) throw idempotencyConflict(key);
+      return { transaction: null, accountId: account.id, replayed: true };
     }
     assertActive(authorization, now, "settled", "record the cost with recordUsage instead");
-    const settings = await readSettings(tx, authorization.mandateId);
     account.held = account.held.minus(authorization.amount.toString());
     const transaction = cost.isZero()
       ? null
-      : await postEntry(
-          tx,
+      : postEntry(
+          t,
           ctx,
           account,
           { ...usageEntry(authorization.provider, authorization.model, cost, metadata, authorization.userId), idempotencyKey: key, requestHash: hash },
           now,
         );
-    await tx.usageAuthorization.update({
-      where: { id: authorization.id },
-      data: { status: "SETTLED", transactionId: transaction?.id ?? null, closedAt: now },
-    });
-    await finishMove(tx, account, settings, now, emit);
+    closeHold(t, authorization.id, "SETTLED", transaction?.id ?? null, now);
+    finishMove(t, account, settings, now, emit);
     return { transaction, accountId: account.id, replayed: false };
   });
 }
 
 /** The call did not happen: free the hold. Releasing twice is harmless. */
 export async function releaseUsage(ctx: BillingContext, input: { authorizationId: string }): Promise<UsageAuthorization> {
-  return inTransaction(ctx, async (tx, emit) => {
+  return inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
-    const { authorization, account } = await lockAuthorization(tx, input.authorizationId, now);
+    const { settings, account, authorization } = await lockAndRead(t, { authorizationId: input.authorizationId }, now);
+    if (!authorization || !account || !settings) throw notFound("Authorization", ["input", "authorizationId"]);
     if (authorization.status === "RELEASED" || authorization.status === "EXPIRED") return authorization;
     if (authorization.status === "SETTLED") {
       throw new BillingError("AUTHORIZATION_NOT_ACTIVE", "This authorization is already settled", ["input", "authorizationId"]);
     }
     const expired = authorization.expiresAt <= now;
-    const released = await tx.usageAuthorization.update({
-      where: { id: authorization.id },
-      data: { status: expired ? "EXPIRED" : "RELEASED", closedAt: now },
-    });
+    const released: UsageAuthorization = { ...authorization, status: expired ? "EXPIRED" : "RELEASED", closedAt: now };
+    closeHold(t, released.id, released.status, null, now);
     if (!expired) {
       account.held = account.held.minus(authorization.amount.toString());
-      const settings = await readSettings(tx, authorization.mandateId);
-      await finishMove(tx, account, settings, now, emit);
+      finishMove(t, account, settings, now, emit);
     }
     return released;
   });
@@ -243,7 +247,7 @@ export async function releaseUsage(ctx: BillingContext, input: { authorizationId
 
 /**
  * Closes holds past their expiry. They already stopped counting against what
- * may be spent at expiresAt (see lockAccount); this only records it.
+ * may be spent at expiresAt (see store.ts); this only records it.
  */
 export async function expireHolds(ctx: BillingContext): Promise<number> {
   const now = ctx.now();
@@ -252,17 +256,6 @@ export async function expireHolds(ctx: BillingContext): Promise<number> {
     data: { status: "EXPIRED", closedAt: now },
   });
   return count;
-}
-
-async function lockAuthorization(tx: Tx, authorizationId: string, now: Date) {
-  const field = ["input", "authorizationId"];
-  const found = await tx.usageAuthorization.findUnique({ where: { id: authorizationId }, select: { accountId: true } });
-  if (!found) throw notFound("Authorization", field);
-  const account = await lockAccount(tx, { id: found.accountId }, now);
-  // Read again under the lock: a concurrent settle or release may have closed it meanwhile.
-  const authorization = await tx.usageAuthorization.findUnique({ where: { id: authorizationId } });
-  if (!account || !authorization) throw notFound("Authorization", field);
-  return { authorization, account };
 }
 
 function assertActive(authorization: UsageAuthorization, now: Date, verb: string, hint: string) {

@@ -1,9 +1,12 @@
 // Low-balance warnings: fire once when what may still be spent falls to or
 // below the account's threshold, re-arm when it rises above again.
 import type { Settings } from "@prisma/client";
+import type { SqlTransaction } from "../db.js";
 import { spendable, type LockedAccount } from "./accounts.js";
-import type { BillingEvent, Tx } from "./context.js";
+import { balanceWarningNotification, notificationInsertSql } from "../notify/outbox.js";
+import type { BalanceWarningEvent, BillingEvent } from "./context.js";
 import { Decimal, roundMoney, ZERO, formatMoney } from "./money.js";
+import { accountChanged } from "./store.js";
 
 /**
  * The account's threshold in CHF: the admin's value if set, otherwise
@@ -26,25 +29,23 @@ export function warningThreshold(
  * and flips the warning flag when it crosses. Call it last, on the state the
  * transaction will commit, while the account row is still locked.
  */
-export async function evaluateWarning(
-  tx: Tx,
+export function evaluateWarning(
+  t: SqlTransaction,
   account: LockedAccount,
   settings: Settings,
   now: Date,
   emit: (event: BillingEvent) => void,
-): Promise<void> {
+): void {
   const threshold = warningThreshold(account, settings);
   const available = spendable(account, settings.billingModel);
   if (threshold === null || available === null) return;
   const below = available.lessThanOrEqualTo(threshold);
   if (below === account.isWarning) return;
   account.isWarning = below;
-  await tx.billingAccount.update({
-    where: { id: account.id },
-    data: below ? { isWarning: true, lastWarningAt: now } : { isWarning: false },
-  });
+  if (below) account.lastWarningAt = now;
+  accountChanged(t, account, now);
   if (below) {
-    emit({
+    const warning: BalanceWarningEvent = {
       type: "balanceWarning",
       mandateId: account.mandateId,
       accountId: account.id,
@@ -52,6 +53,11 @@ export async function evaluateWarning(
       available: formatMoney(available),
       threshold: formatMoney(threshold),
       at: now.toISOString(),
-    });
+    };
+    emit(warning);
+    // The email is owed from the moment the crossing commits: its outbox row
+    // commits with it, or neither does (src/notify sends it afterwards).
+    const email = balanceWarningNotification(settings, warning);
+    if (email) t.defer(notificationInsertSql(email));
   }
 }

@@ -1,0 +1,436 @@
+// The SQL of the money paths, run through the raw executor of src/db.ts.
+// The rules (what may be spent, warnings, idempotency, the arithmetic) stay
+// in the callers; this module only reads and writes. A money move is:
+//
+//   round trip 1: BEGIN; lock the account row; one statement reading the
+//                 settings, the account with its live holds, and whatever is
+//                 already recorded under the request's idempotency key
+//   (TypeScript decides)
+//   round trip 2: one statement with every write it decided on; COMMIT
+//
+// The account row lock is the serialization point: every write that moves
+// money or changes holds on an account takes it first, and takes no other
+// account's lock, so the writers of one account queue up behind each other
+// (what may be spent is read and changed as one step) while different
+// accounts never wait for each other and no deadlock can form.
+//
+// The lock is a statement of its own, before the reads: in READ COMMITTED a
+// statement reads the snapshot taken when it started, so a statement that
+// waited for the lock would still read the holds and idempotency keys as they
+// were before the previous holder committed. The reads after it, sent in the
+// same round trip, start once the lock is granted and see everything.
+import { randomUUID } from "node:crypto";
+import { Prisma, type AuthorizationStatus, type BillingModel, type Settings, type Transaction, type UsageAuthorization } from "@prisma/client";
+import { joinSql, rawSql, sql, type Sql, type SqlRow, type SqlTransaction } from "../db.js";
+import type { LockedAccount } from "./accounts.js";
+import { Decimal, formatMoney } from "./money.js";
+import type { PeriodStarts } from "./periods.js";
+
+/** Which account to lock. */
+export type AccountRef =
+  | { accountId: string }
+  | { authorizationId: string }
+  | { mandateId: string; accountKey: string }
+  /** The account paying for a mandate: the one under the key its billing model uses. */
+  | { mandateId: string; accountKeys: Partial<Record<BillingModel, string>> };
+
+/** What an earlier request left under an idempotency key: enough to compare, and to fetch it. */
+export interface Earlier {
+  id: string;
+  requestHash: string | null;
+}
+
+export interface LockedRead {
+  settings: Settings | null;
+  account: LockedAccount | null;
+  /** The ledger entry booked earlier under `entryKey` (fetch it with earlierEntry). */
+  entry: Earlier | null;
+  /** The hold created earlier under `holdKey` (fetch it with earlierHold). */
+  hold: Earlier | null;
+  /** For an { authorizationId } ref: that authorization, as committed when the lock was granted. */
+  authorization: UsageAuthorization | null;
+}
+
+export interface ReadOptions {
+  /** Take the row lock (default); false reads without it (checks). */
+  lock?: boolean;
+  /** Read the mandate's settings (default true). */
+  settings?: boolean;
+  entryKey?: string;
+  holdKey?: string;
+}
+
+/**
+ * The account row a ref names, as a FROM ... WHERE clause over alias `a`
+ * (joined to its settings when the billing model decides the account).
+ */
+function accountSource(ref: AccountRef): Sql {
+  if ("authorizationId" in ref) {
+    return sql`"BillingAccount" a WHERE a."id" = (SELECT "accountId" FROM "UsageAuthorization" WHERE "id" = ${ref.authorizationId}::text)`;
+  }
+  if ("accountId" in ref) return sql`"BillingAccount" a WHERE a."id" = ${ref.accountId}::text`;
+  if ("accountKey" in ref) {
+    return sql`"BillingAccount" a WHERE a."mandateId" = ${ref.mandateId}::text AND a."accountKey" = ${ref.accountKey}::text`;
+  }
+  return sql`"BillingAccount" a JOIN "Settings" s ON s."mandateId" = a."mandateId"
+    WHERE a."mandateId" = ${ref.mandateId}::text AND a."accountKey" = (${JSON.stringify(ref.accountKeys)}::jsonb ->> s."billingModel"::text)`;
+}
+
+/**
+ * Locks the account (or only finds it) and leaves its id in a
+ * transaction-local setting, '' when there is none, for the read after it:
+ * so the read sees exactly the account that was locked, without finding it
+ * again, and nothing when nothing was locked (an account committed between
+ * the two statements is not mistaken for a locked one).
+ */
+function findStatement(ref: AccountRef, lock: boolean): Sql {
+  const locking = lock ? sql` FOR UPDATE OF a` : sql``;
+  return sql`WITH found AS (SELECT a."id" FROM ${accountSource(ref)}${locking})
+    SELECT set_config('saldo.account_id', coalesce((SELECT "id" FROM found), ''), true) AS "id"`;
+}
+
+/**
+ * A row as one JSON object (NULL when the row is missing), so the driver
+ * parses one field instead of dozens. Decimals travel as exact text (a JSON
+ * number would become a float), enums as text. Built once per kind of row.
+ */
+function record(alias: string, columns: { plain: string[]; decimal?: string[]; enum?: string[] }): { open: Sql; close: Sql } {
+  const pairs = [
+    ...columns.plain.map((c) => `'${c}', ${alias}."${c}"`),
+    ...(columns.decimal ?? []).map((c) => `'${c}', ${alias}."${c}"::text`),
+    ...(columns.enum ?? []).map((c) => `'${c}', ${alias}."${c}"::text`),
+  ].join(", ");
+  return { open: rawSql(`CASE WHEN ${alias}."${columns.plain[0]}" IS NULL THEN NULL ELSE json_build_object(${pairs}`), close: rawSql(") END") };
+}
+
+const json = (r: { open: Sql; close: Sql }, extra: Sql = sql``) => sql`${r.open}${extra}${r.close}`;
+
+const SETTINGS = record("s", {
+  plain: ["mandateId", "blockOnZeroBalance", "billingAddress", "notifyEmails", "notifyOnWarning", "allowedProviders", "updatedAt"],
+  decimal: ["defaultUserCredit", "warningThresholdPercent"],
+  enum: ["billingModel"],
+});
+const ACCOUNT = record("a", {
+  plain: ["id", "mandateId", "userId", "sequence", "isWarning", "lastWarningAt", "enabled"],
+  decimal: ["balance", "creditLimit", "warningThreshold", "lastTopUpBalance"],
+  enum: ["accountType"],
+});
+const TRANSACTION = record("t", {
+  plain: [
+    "id", "accountId", "mandateId", "sequence", "description", "referenceId", "workflowId", "featureInstanceId",
+    "featureCode", "aicoreProvider", "aicoreModel", "createdByUserId", "processingTime", "bytesSent", "bytesReceived",
+    "errorCount", "idempotencyKey", "requestHash", "createdAt",
+  ],
+  decimal: ["amount", "delta", "balanceAfter"],
+  enum: ["transactionType", "referenceType"],
+});
+const AUTHORIZATION_COLUMNS = {
+  plain: ["id", "accountId", "mandateId", "userId", "provider", "model", "idempotencyKey", "requestHash", "expiresAt", "transactionId", "createdAt", "closedAt"],
+  decimal: ["amount"],
+  enum: ["status"],
+};
+const AUTHORIZATION = record("z", AUTHORIZATION_COLUMNS);
+// An earlier request under the key is rare (a retry): the read carries only
+// what the comparison needs; the full row is fetched when it is a replay.
+const EARLIER_ENTRY = record("t", { plain: ["id", "requestHash"] });
+const EARLIER_HOLD = record("h", { plain: ["id", "requestHash"] });
+
+/**
+ * Everything a money move decides on, as one row, read after the lock: the
+ * locked account (none when nothing was locked) with what its live holds
+ * keep back (ACTIVE and not expired at `now`), the mandate's settings, and
+ * what is recorded under the request's keys.
+ */
+function readStatement(ref: AccountRef, now: Date, options: ReadOptions): Sql {
+  const held = sql`, 'held', (SELECT coalesce(sum(x."amount"), 0) FROM "UsageAuthorization" x
+      WHERE x."accountId" = a."id" AND x."status" = 'ACTIVE' AND x."expiresAt" > ${iso(now)}::timestamp(3))::text`;
+  const select = [sql`${json(ACCOUNT, held)} AS "account"`];
+  const joins: Sql[] = [];
+  if (options.settings !== false) {
+    select.push(sql`${json(SETTINGS)} AS "settings"`);
+    joins.push(sql`LEFT JOIN "Settings" s ON s."mandateId" = ${"mandateId" in ref ? sql`${ref.mandateId}::text` : sql`a."mandateId"`}`);
+  }
+  if (options.entryKey !== undefined) {
+    select.push(sql`${json(EARLIER_ENTRY)} AS "entry"`);
+    joins.push(sql`LEFT JOIN "Transaction" t ON t."accountId" = a."id" AND t."idempotencyKey" = ${options.entryKey}::text`);
+  }
+  if (options.holdKey !== undefined) {
+    select.push(sql`${json(EARLIER_HOLD)} AS "hold"`);
+    joins.push(sql`LEFT JOIN "UsageAuthorization" h ON h."accountId" = a."id" AND h."idempotencyKey" = ${options.holdKey}::text`);
+  }
+  if ("authorizationId" in ref) {
+    select.push(sql`${json(AUTHORIZATION)} AS "authorization"`);
+    joins.push(sql`LEFT JOIN "UsageAuthorization" z ON z."id" = ${ref.authorizationId}::text`);
+  }
+  return sql`SELECT ${joinSql(select, ", ")}
+    FROM (SELECT current_setting('saldo.account_id') AS "id") locked
+    LEFT JOIN "BillingAccount" a ON a."id" = locked."id"
+    ${joinSql(joins, "\n    ")}`;
+}
+
+/** The ledger entry an earlier request booked (read in the transaction that holds the account lock). */
+export async function earlierEntry(t: SqlTransaction, earlier: Earlier): Promise<Transaction> {
+  const [rows] = await t.query(sql`SELECT ${json(TRANSACTION)} AS "entry" FROM "Transaction" t WHERE t."id" = ${earlier.id}::text`);
+  return toTransaction(rows[0].entry as SqlRow);
+}
+
+/** The hold an earlier request created. */
+export async function earlierHold(t: SqlTransaction, earlier: Earlier): Promise<UsageAuthorization> {
+  const [rows] = await t.query(sql`SELECT ${json(AUTHORIZATION)} AS "hold" FROM "UsageAuthorization" z WHERE z."id" = ${earlier.id}::text`);
+  return toAuthorization(rows[0].hold as SqlRow);
+}
+
+/**
+ * One round trip: `before` (if any), the row lock, then the read.
+ * Returns what was read, and the rows of the `before` statements.
+ */
+export async function lockAndRead(
+  t: SqlTransaction,
+  ref: AccountRef,
+  now: Date,
+  options: ReadOptions = {},
+  before: Sql[] = [],
+): Promise<LockedRead & { before: SqlRow[][] }> {
+  const rows = await t.query(...before, findStatement(ref, options.lock !== false), readStatement(ref, now, options));
+  const read = rows[before.length + 1][0] as Record<string, SqlRow | null | undefined>;
+  const earlier = (r: SqlRow | null | undefined): Earlier | null => (r ? { id: r.id as string, requestHash: r.requestHash as string | null } : null);
+  return {
+    before: rows.slice(0, before.length),
+    account: read.account ? toAccount(read.account) : null,
+    settings: read.settings ? toSettings(read.settings) : null,
+    entry: earlier(read.entry),
+    hold: earlier(read.hold),
+    authorization: read.authorization ? toAuthorization(read.authorization) : null,
+  };
+}
+
+/**
+ * Opens the account if it does not exist yet, then locks and reads it, in one
+ * round trip. When another transaction is opening the same account, the
+ * INSERT waits for it to commit and then does nothing; the lock that follows
+ * sees the committed row. `opened` says whether this transaction created it.
+ */
+export async function openAndLock(
+  t: SqlTransaction,
+  owner: { mandateId: string; userId: string | null; accountKey: string; accountType: "MANDATE" | "USER" },
+  now: Date,
+  options: ReadOptions = {},
+): Promise<LockedRead & { opened: boolean }> {
+  const insert = sql`INSERT INTO "BillingAccount" ("id", "mandateId", "userId", "accountKey", "accountType", "updatedAt")
+    VALUES (${randomUUID()}::text, ${owner.mandateId}::text, ${owner.userId}::text, ${owner.accountKey}::text,
+            ${owner.accountType}::"AccountType", ${iso(now)}::timestamp(3))
+    ON CONFLICT ("mandateId", "accountKey") DO NOTHING RETURNING "id"`;
+  const read = await lockAndRead(t, { mandateId: owner.mandateId, accountKey: owner.accountKey }, now, { ...options, settings: false }, [insert]);
+  return { ...read, opened: read.before[0].length > 0 };
+}
+
+// --------------------------------------------------------------- writes
+// All deferred: they travel with COMMIT, as one statement (see db.ts), so
+// each writes rows no other one writes. Values computed in TypeScript
+// (balances, sequence numbers) are final because the row lock is held.
+
+/** Appends a ledger row; the append-only trigger guards it from then on. */
+export function insertEntry(t: SqlTransaction, e: Transaction): void {
+  t.defer(sql`INSERT INTO "Transaction" ("id", "accountId", "mandateId", "sequence", "transactionType", "amount", "delta",
+      "balanceAfter", "description", "referenceType", "referenceId", "workflowId", "featureInstanceId", "featureCode",
+      "aicoreProvider", "aicoreModel", "createdByUserId", "processingTime", "bytesSent", "bytesReceived", "errorCount",
+      "idempotencyKey", "requestHash", "createdAt")
+    VALUES (${e.id}::text, ${e.accountId}::text, ${e.mandateId}::text, ${text(e.sequence)}::int,
+      ${e.transactionType}::"TransactionType", ${formatMoney(e.amount)}::numeric, ${formatMoney(e.delta)}::numeric,
+      ${formatMoney(e.balanceAfter)}::numeric, ${e.description}::text, ${e.referenceType}::"ReferenceType",
+      ${e.referenceId}::text, ${e.workflowId}::text, ${e.featureInstanceId}::text, ${e.featureCode}::text,
+      ${e.aicoreProvider}::text, ${e.aicoreModel}::text, ${e.createdByUserId}::text, ${text(e.processingTime)}::float8,
+      ${text(e.bytesSent)}::int, ${text(e.bytesReceived)}::int, ${text(e.errorCount)}::int, ${e.idempotencyKey}::text,
+      ${e.requestHash}::text, ${iso(e.createdAt)}::timestamp(3))`);
+}
+
+const changedAccounts = new WeakMap<SqlTransaction, Set<LockedAccount>>();
+
+/**
+ * Marks the locked account as changed in this transaction. Its final state
+ * (everything the rules may change: balance, sequence, top-up base, warning,
+ * limits) is written once, with COMMIT, from the values computed under the
+ * lock: one UPDATE however many changes the operation made.
+ */
+export function accountChanged(t: SqlTransaction, account: LockedAccount, now: Date): void {
+  const changed = changedAccounts.get(t) ?? new Set<LockedAccount>();
+  changedAccounts.set(t, changed);
+  if (changed.has(account)) return;
+  changed.add(account);
+  t.defer(
+    () => sql`UPDATE "BillingAccount" SET "balance" = ${formatMoney(account.balance)}::numeric,
+        "sequence" = ${text(account.sequence)}::int, "lastTopUpBalance" = ${optionalMoney(account.lastTopUpBalance)}::numeric,
+        "isWarning" = ${text(account.isWarning)}::boolean, "lastWarningAt" = ${optionalIso(account.lastWarningAt)}::timestamp(3),
+        "creditLimit" = ${optionalMoney(account.creditLimit)}::numeric,
+        "warningThreshold" = ${optionalMoney(account.warningThreshold)}::numeric, "enabled" = ${text(account.enabled)}::boolean,
+        "updatedAt" = ${iso(now)}::timestamp(3)
+      WHERE "id" = ${account.id}::text`,
+  );
+}
+
+export interface RollupDebit {
+  accountId: string;
+  mandateId: string;
+  /** Exact cost as a decimal string. */
+  cost: string;
+  provider: string;
+  feature: string;
+  starts: PeriodStarts;
+}
+
+/**
+ * Adds a debit to its account's DAY, MONTH and YEAR rows (created on first
+ * use). Totals and the shares per provider and feature are summed as numeric
+ * in SQL and kept as decimal strings inside JSON: exact, never floats.
+ */
+export function addToRollups(t: SqlTransaction, d: RollupDebit): void {
+  const rows = (["DAY", "MONTH", "YEAR"] as const).map(
+    (period) => sql`(gen_random_uuid()::text, ${d.accountId}::text, ${d.mandateId}::text, ${period}::"PeriodType",
+      ${d.starts[period]}::date, ${d.cost}::numeric, 1, jsonb_build_object(${d.provider}::text, ${d.cost}::text),
+      jsonb_build_object(${d.feature}::text, ${d.cost}::text), now())`,
+  );
+  t.defer(sql`INSERT INTO "UsageStatistics" AS s ("id", "accountId", "mandateId", "periodType", "periodStart",
+      "totalCost", "transactionCount", "costByProvider", "costByFeature", "updatedAt")
+    VALUES ${joinSql(rows, ", ")}
+    ON CONFLICT ("accountId", "periodType", "periodStart") DO UPDATE SET
+      "totalCost" = s."totalCost" + EXCLUDED."totalCost",
+      "transactionCount" = s."transactionCount" + 1,
+      "costByProvider" = s."costByProvider" || jsonb_build_object(${d.provider}::text,
+        ((coalesce((s."costByProvider" ->> ${d.provider}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+      "costByFeature" = s."costByFeature" || jsonb_build_object(${d.feature}::text,
+        ((coalesce((s."costByFeature" ->> ${d.feature}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+      "updatedAt" = now()`);
+}
+
+export function insertHold(t: SqlTransaction, h: UsageAuthorization): void {
+  t.defer(sql`INSERT INTO "UsageAuthorization" ("id", "accountId", "mandateId", "userId", "amount", "status", "provider",
+      "model", "idempotencyKey", "requestHash", "expiresAt", "createdAt")
+    VALUES (${h.id}::text, ${h.accountId}::text, ${h.mandateId}::text, ${h.userId}::text, ${formatMoney(h.amount)}::numeric,
+      ${h.status}::"AuthorizationStatus", ${h.provider}::text, ${h.model}::text, ${h.idempotencyKey}::text,
+      ${h.requestHash}::text, ${iso(h.expiresAt)}::timestamp(3), ${iso(h.createdAt)}::timestamp(3))`);
+}
+
+/** Settles, releases or expires a hold. */
+export function closeHold(t: SqlTransaction, id: string, status: AuthorizationStatus, transactionId: string | null, now: Date): void {
+  t.defer(sql`UPDATE "UsageAuthorization" SET "status" = ${status}::"AuthorizationStatus", "transactionId" = ${transactionId}::text,
+      "closedAt" = ${iso(now)}::timestamp(3)
+    WHERE "id" = ${id}::text`);
+}
+
+// ------------------------------------------------------- rows to objects
+// The same shapes Prisma returns (Prisma.Decimal, Date), so callers and the
+// GraphQL layer cannot tell the difference. Numeric columns arrive as exact
+// text (pg, PGlite) or as Prisma.Decimal (through Prisma), never as numbers.
+
+function decimalText(value: unknown, column: string): string {
+  if (typeof value === "string" || (typeof value === "object" && value !== null && "toFixed" in value)) return String(value);
+  throw new Error(`Column ${column} is not an exact decimal (got ${typeof value}): refusing to touch money`);
+}
+
+const prismaDecimal = (row: SqlRow, column: string) => new Prisma.Decimal(decimalText(row[column], column));
+const money = (row: SqlRow, column: string) => new Decimal(decimalText(row[column], column));
+const optionalMoneyOf = (row: SqlRow, column: string) => (row[column] === null ? null : money(row, column));
+/** A timestamp: a Date from the driver, or JSON text of a timestamp(3) column (UTC wall time, no zone). */
+const date = (value: unknown) => (value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(String(value)) ? String(value) : `${value}Z`));
+const optionalDate = (value: unknown) => (value === null ? null : date(value));
+const optionalNumber = (value: unknown) => (value === null ? null : Number(value));
+
+function toAccount(row: SqlRow): LockedAccount {
+  return {
+    id: row.id as string,
+    mandateId: row.mandateId as string,
+    userId: row.userId as string | null,
+    accountType: row.accountType as LockedAccount["accountType"],
+    balance: money(row, "balance"),
+    sequence: Number(row.sequence),
+    creditLimit: optionalMoneyOf(row, "creditLimit"),
+    warningThreshold: optionalMoneyOf(row, "warningThreshold"),
+    lastTopUpBalance: optionalMoneyOf(row, "lastTopUpBalance"),
+    isWarning: row.isWarning as boolean,
+    lastWarningAt: optionalDate(row.lastWarningAt),
+    enabled: row.enabled as boolean,
+    held: money(row, "held"),
+  };
+}
+
+function toSettings(row: SqlRow): Settings {
+  return {
+    mandateId: row.mandateId as string,
+    billingModel: row.billingModel as BillingModel,
+    defaultUserCredit: prismaDecimal(row, "defaultUserCredit"),
+    warningThresholdPercent: prismaDecimal(row, "warningThresholdPercent"),
+    blockOnZeroBalance: row.blockOnZeroBalance as boolean,
+    billingAddress: (row.billingAddress ?? null) as Prisma.JsonValue,
+    notifyEmails: (row.notifyEmails ?? []) as string[],
+    notifyOnWarning: row.notifyOnWarning as boolean,
+    allowedProviders: (row.allowedProviders ?? null) as Prisma.JsonValue,
+    updatedAt: date(row.updatedAt),
+  };
+}
+
+function toTransaction(row: SqlRow): Transaction {
+  return {
+    id: row.id as string,
+    accountId: row.accountId as string,
+    mandateId: row.mandateId as string,
+    sequence: Number(row.sequence),
+    transactionType: row.transactionType as Transaction["transactionType"],
+    amount: prismaDecimal(row, "amount"),
+    delta: prismaDecimal(row, "delta"),
+    balanceAfter: prismaDecimal(row, "balanceAfter"),
+    description: row.description as string,
+    referenceType: row.referenceType as Transaction["referenceType"],
+    referenceId: row.referenceId as string | null,
+    workflowId: row.workflowId as string | null,
+    featureInstanceId: row.featureInstanceId as string | null,
+    featureCode: row.featureCode as string | null,
+    aicoreProvider: row.aicoreProvider as string | null,
+    aicoreModel: row.aicoreModel as string | null,
+    createdByUserId: row.createdByUserId as string | null,
+    processingTime: optionalNumber(row.processingTime),
+    bytesSent: optionalNumber(row.bytesSent),
+    bytesReceived: optionalNumber(row.bytesReceived),
+    errorCount: optionalNumber(row.errorCount),
+    idempotencyKey: row.idempotencyKey as string | null,
+    requestHash: row.requestHash as string | null,
+    createdAt: date(row.createdAt),
+  };
+}
+
+function toAuthorization(row: SqlRow): UsageAuthorization {
+  return {
+    id: row.id as string,
+    accountId: row.accountId as string,
+    mandateId: row.mandateId as string,
+    userId: row.userId as string | null,
+    amount: prismaDecimal(row, "amount"),
+    status: row.status as AuthorizationStatus,
+    provider: row.provider as string,
+    model: row.model as string | null,
+    idempotencyKey: row.idempotencyKey as string,
+    requestHash: row.requestHash as string,
+    expiresAt: date(row.expiresAt),
+    transactionId: row.transactionId as string | null,
+    createdAt: date(row.createdAt),
+    closedAt: optionalDate(row.closedAt),
+  };
+}
+
+// ------------------------------------------------------------- values
+
+/** A timestamp as Prisma stores it: the UTC wall time, in a timestamp(3) column. */
+function iso(at: Date): string {
+  return at.toISOString();
+}
+
+function text(value: number | boolean | null | undefined): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function optionalIso(at: Date | null | undefined): string | null {
+  return at ? iso(at) : null;
+}
+
+function optionalMoney(value: Decimal | null): string | null {
+  return value === null ? null : formatMoney(value);
+}
