@@ -4,6 +4,7 @@ import { createBillingContext, ensureRootMandate, expireHolds, seedPriceCatalog,
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
+import { startNotifications } from "./notify/index.js";
 import { createStripe, stripeGateway } from "./stripe/gateway.js";
 import { createSaldoYoga, type SaldoYoga } from "./yoga.js";
 
@@ -21,6 +22,8 @@ export interface AppOptions {
   database?: Database;
   /** The billing clock (tests). */
   now?: () => Date;
+  /** Run the hold expiry sweep and the email worker and scheduler (default true; API tests turn them off). */
+  backgroundJobs?: boolean;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -36,8 +39,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (!options.database) await database.close();
     throw error;
   }
+  const background = options.backgroundJobs !== false;
+  const notifications = background ? startNotifications({ db: database.prisma, config, now: options.now }) : null;
   const billing = createBillingContext(database.prisma, {
-    events: live.events,
+    // A warning's email row commits with the debit; the event only makes the worker send it at once.
+    events: notifications ? notifications.watch(live.events) : live.events,
     now: options.now,
     timeZone: config.BILLING_TIME_ZONE,
     usdToChf: config.USD_TO_CHF,
@@ -54,10 +60,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ping: database.ping,
   });
   // Expired holds stop counting at once; the sweep only records their status.
-  const sweep = setInterval(() => {
-    expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
-  }, 60_000);
-  sweep.unref();
+  const sweep = background
+    ? setInterval(() => {
+        expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
+      }, 60_000)
+    : undefined;
+  sweep?.unref();
   const liveEvents = live;
   return {
     config,
@@ -67,6 +75,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     yoga,
     close: async () => {
       clearInterval(sweep);
+      await notifications?.stop();
       await liveEvents.close();
       if (!options.database) await database.close();
     },

@@ -36,7 +36,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const db = await createTestDatabase();
   const clock = testClock();
   const config = loadConfig({ JWT_SECRET, ...env });
-  const app = await createApp(config, { database: db, now: clock.now });
+  const app = await createApp(config, { database: db, now: clock.now, backgroundJobs: false });
   const token = (caller: TestCaller) => signToken(caller, JWT_SECRET);
   const gql: TestApp["gql"] = async (query, variables, caller) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
@@ -67,3 +67,14 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
 }
 
 export const SYSADMIN: TestCaller = { roles: ["SYSADMIN"], userId: "root-admin" };
+
+/**
+ * The token with its signature's first character changed. (Changing the last
+ * one is not enough: it may only carry base64 padding bits, leaving the
+ * signature valid.)
+ */
+export function forgeToken(token: string): string {
+  const dot = token.lastIndexOf(".") + 1;
+  const swapped = token[dot] === "A" ? "B" : "A";
+  return `${token.slice(0, dot)}${swapped}${token.slice(dot + 1)}`;
+}
