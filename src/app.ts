@@ -50,15 +50,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     markupPercent: config.MARKUP_PERCENT,
     holdExpirySeconds: config.HOLD_EXPIRY_SECONDS,
   });
+  const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
   const yoga = createSaldoYoga({
     db: database.prisma,
     billing,
     pubsub: live.pubsub,
     jwtSecret: config.JWT_SECRET,
-    payments: config.STRIPE_SECRET_KEY ? stripeGateway(createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE)) : null,
+    payments: stripe ? stripeGateway(stripe) : null,
     topUpMax: config.TOPUP_MAX_CHF,
     ping: database.ping,
-  });
+  }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
   // Expired holds stop counting at once; the sweep only records their status.
   const sweep = background
     ? setInterval(() => {

@@ -16,6 +16,7 @@ import {
 import { BillingError } from "./billing/index.js";
 import { createContext, type AppServices, type Context } from "./context.js";
 import { schema } from "./schema/index.js";
+import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
 
 /**
  * What a transport adds to yoga's initial context. HTTP requests bring a
@@ -49,6 +50,8 @@ export interface SaldoYogaOptions {
   /** Hides schema hints ("Did you mean ...") from error messages. Default: NODE_ENV=production. */
   production?: boolean;
   maxRequestBodyBytes?: number;
+  /** Serves POST /webhooks/stripe (503 there while STRIPE_WEBHOOK_SECRET is not set). */
+  stripeWebhook?: StripeWebhookOptions;
 }
 
 export type SaldoServices = AppServices & { ping(): Promise<void> };
@@ -72,6 +75,8 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
     maskedErrors: { maskError, isDev: false },
     logging: serverLogger(),
     plugins: [
+      // First: it answers Stripe's raw-body POST itself, before CSRF and GraphQL.
+      ...(options.stripeWebhook ? [useStripeWebhook(options.stripeWebhook)] : []),
       useReadinessCheck({
         endpoint: "/health",
         check: async () => {

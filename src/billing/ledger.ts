@@ -6,7 +6,7 @@
 // one to lock and read, one to write and commit.
 import { randomUUID } from "node:crypto";
 import { Prisma, type Settings, type Transaction } from "@prisma/client";
-import { prismaSqlTransaction, type SqlTransaction } from "../db.js";
+import { prismaSqlTransaction, type Sql, type SqlTransaction } from "../db.js";
 import { accountKeyFor, accountKeysByModel, type LockedAccount } from "./accounts.js";
 import { inSqlTransaction, type BillingContext, type BillingEvent, type Tx } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
@@ -218,16 +218,32 @@ async function moveMoney(
   key: string,
   hash: string,
   entryFor: (account: LockedAccount) => LedgerEntry | null,
+  options: MoveOptions = {},
 ): Promise<MoneyMoveResult> {
   return inSqlTransaction(ctx, async (t, emit) => {
     const now = ctx.now();
     const { settings, account, entry: earlier } = await lockPayer(t, ctx, payer, now, { entryKey: key });
-    if (replayed(earlier, key, hash)) return { transaction: await earlierEntry(t, earlier), accountId: account.id, replayed: true };
+    if (replayed(earlier, key, hash)) {
+      const transaction = await earlierEntry(t, earlier);
+      if (options.alsoWrite) t.defer(...options.alsoWrite(transaction));
+      return { transaction, accountId: account.id, replayed: true };
+    }
     const entry = entryFor(account);
     const transaction = entry ? postEntry(t, ctx, account, { ...entry, idempotencyKey: key, requestHash: hash }, now) : null;
     if (transaction) finishMove(t, account, settings, now, emit);
+    if (options.alsoWrite) t.defer(...options.alsoWrite(transaction));
     return { transaction, accountId: account.id, replayed: false };
   });
+}
+
+export interface MoveOptions {
+  /**
+   * Writes that commit in the same database transaction as the entry (or,
+   * on a replay, alongside the answer), e.g. the Stripe event id that
+   * caused it. They see the transaction booked or replayed, null when none.
+   * Deferred writes: they must not touch rows the move writes.
+   */
+  alsoWrite?: (transaction: Transaction | null) => Sql[];
 }
 
 export interface CreditInput extends Payer {
@@ -241,7 +257,7 @@ export interface CreditInput extends Payer {
 }
 
 /** A top-up: Stripe payment, admin credit or system credit. */
-export async function creditAccount(ctx: BillingContext, input: CreditInput): Promise<MoneyMoveResult> {
+export async function creditAccount(ctx: BillingContext, input: CreditInput, options: MoveOptions = {}): Promise<MoneyMoveResult> {
   const amount = parsePositiveMoney(input.amount, ["input", "amount"]);
   const description = requiredText(input.description, ["input", "description"]);
   const referenceType = input.referenceType ?? "ADMIN";
@@ -266,7 +282,7 @@ export async function creditAccount(ctx: BillingContext, input: CreditInput): Pr
     referenceType,
     referenceId,
     createdByUserId: input.createdByUserId,
-  }));
+  }), options);
 }
 
 export interface AdjustInput extends Payer {
@@ -281,7 +297,7 @@ export interface AdjustInput extends Payer {
 }
 
 /** A manual correction, in either direction, with a reason. */
-export async function adjustAccount(ctx: BillingContext, input: AdjustInput): Promise<MoneyMoveResult> {
+export async function adjustAccount(ctx: BillingContext, input: AdjustInput, options: MoveOptions = {}): Promise<MoneyMoveResult> {
   const amount = parseMoney(input.amount, ["input", "amount"]);
   if (amount.isZero()) {
     throw new BillingError("INVALID_AMOUNT", "An adjustment must not be zero", ["input", "amount"]);
@@ -306,7 +322,7 @@ export async function adjustAccount(ctx: BillingContext, input: AdjustInput): Pr
     referenceType,
     referenceId,
     createdByUserId: input.createdByUserId,
-  }));
+  }), options);
 }
 
 export interface DebitInput extends Payer {

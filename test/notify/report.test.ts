@@ -109,7 +109,7 @@ const shares = (list: { key: string; cost: string }[]) => Object.fromEntries(lis
 describe("monthly report figures", () => {
   it("equal the ledger's sums for the month in the billing time zone (postpay, with the invoice)", async () => {
     const b = testBilling(db.prisma, { timeZone: TZ });
-    const mandateId = await createMandate(b.ctx, "CREDIT_POSTPAY", { notifyEmails: ["figures@acme.test"] });
+    const mandateId = await createMandate(b.ctx, "CREDIT_POSTPAY", { notifyEmails: ["figures@acme.test"], notifyOnWarning: false });
     await db.prisma.mandate.update({ where: { id: mandateId }, data: { name: "Acme AG" } });
     // Around the month's edges in Zurich: 30 Sep 23:30 (CEST) is September,
     // 1 Oct 00:30 is October; 31 Oct 23:59:59 (CET) is October, 1 Nov 00:00 is November.
@@ -178,7 +178,7 @@ describe("monthly report figures", () => {
 
   it("shows each user's account balance at the month's end under PREPAY_USER, and an empty month plainly", async () => {
     const b = testBilling(db.prisma, { timeZone: TZ });
-    const mandateId = await createMandate(b.ctx, "PREPAY_USER", { notifyEmails: ["users@acme.test"] });
+    const mandateId = await createMandate(b.ctx, "PREPAY_USER", { notifyEmails: ["users@acme.test"], notifyOnWarning: false });
     await debitAt(b, "2030-10-03T09:00:00Z", mandateId, "2.25", { userId: "alice" });
     await debitAt(b, "2030-10-04T09:00:00Z", mandateId, "1.5", { userId: "bob", provider: "anthropic" });
     b.clock.set("2030-10-20T09:00:00Z");
@@ -233,8 +233,8 @@ describe("monthly report schedule", () => {
 
   it("is queued once per mandate and month across restarts and two concurrent instances, and sent exactly once", async () => {
     const b = testBilling(db.prisma, { timeZone: TZ });
-    const en = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-en@acme.test"] });
-    const de = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-de@beispiel.test"] });
+    const en = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-en@acme.test"], notifyOnWarning: false });
+    const de = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-de@beispiel.test"], notifyOnWarning: false });
     const silent = await createMandate(b.ctx, "PREPAY_MANDATE", {});
     await db.prisma.mandate.update({ where: { id: de }, data: { name: "Beispiel GmbH", language: "DE" } });
     await debitAt(b, "2030-10-10T10:00:00Z", en, "4.5");
@@ -278,7 +278,7 @@ describe("monthly report schedule", () => {
 
   it("catches up at start (startNotifications) when the server was down at 06:00, and a restart sends nothing twice", async () => {
     const b = testBilling(db.prisma, { timeZone: TZ });
-    const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["catchup@acme.test"] });
+    const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["catchup@acme.test"], notifyOnWarning: false });
     await debitAt(b, "2030-11-20T10:00:00Z", mandateId, "8");
     // The server comes up on 3 December: November's report was due on the 1st.
     b.clock.set("2030-12-03T09:00:00Z");

@@ -42,7 +42,7 @@ const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(a
 /** A mandate with some October spend and its October report queued at 1 Nov, 06:30 (Zurich). */
 async function queuedReport(address: string) {
   const b = testBilling(db.prisma, { timeZone: TZ });
-  const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: [address] });
+  const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: [address], notifyOnWarning: false });
   b.clock.set("2030-10-10T10:00:00Z");
   await recordUsage(b.ctx, { mandateId, provider: "openai", model: "m", cost: "3.75", idempotencyKey: `q-${++keys}` });
   b.clock.set("2030-11-01T05:30:00Z");

@@ -54,14 +54,14 @@ const warnings = (b: TestBilling) => b.events.filter((e): e is BalanceWarningEve
 const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address));
 
 /**
- * What the ledger will do in the debit's transaction: insert the warning's
- * outbox row, with Prisma or (rawSql) as a raw statement in a raw SQL transaction.
+ * The warning's outbox row, queued the way the ledger queues it (ON CONFLICT
+ * DO NOTHING): a crossing the ledger saw already has its row (see
+ * ledger-warning.test.ts), a made-up event gets one.
  */
-async function insertWarningRow(mandateId: string, event: BalanceWarningEvent, options: { rawSql?: boolean } = {}) {
+async function insertWarningRow(mandateId: string, event: BalanceWarningEvent, _options: { rawSql?: boolean } = {}) {
   const settings = await db.prisma.settings.findUniqueOrThrow({ where: { mandateId } });
   const row = balanceWarningNotification(settings, event);
   expect(row).not.toBeNull();
-  if (!options.rawSql) return db.prisma.notification.create({ data: row! });
   await sqlExecutorFor(db.prisma).transaction(async (t) => t.defer(notificationInsertSql(row!)));
   return db.prisma.notification.findUniqueOrThrow({
     where: { mandateId_kind_dedupeKey: { mandateId, kind: "BALANCE_WARNING", dedupeKey: row!.dedupeKey } },
@@ -257,6 +257,8 @@ describe("balance warning email", () => {
       await recordUsage(b.ctx, { mandateId, provider: "openai", model: "gpt-5", cost: "1", idempotencyKey: key() });
       const { id: accountId } = await db.prisma.billingAccount.findFirstOrThrow({ where: { mandateId } });
       await updateBillingAccount(b.ctx, { accountId, creditLimit: "500" });
+      // A crossing is keyed by its instant: time passes between two of them.
+      b.clock.advance(1000);
       await recordUsage(b.ctx, { mandateId, provider: "openai", model: "gpt-5", cost: "460", idempotencyKey: key() });
       // (The first debit, before the credit limit was set, warned already; the limit re-armed it.)
       const event = warnings(b).filter((e) => e.mandateId === mandateId).at(-1)!;
@@ -265,8 +267,11 @@ describe("balance warning email", () => {
       await insertWarningRow(mandateId, event);
       events.publish(event);
       expect(published).toEqual([event]);
-      await waitFor(() => mailsTo("kick@acme.test").length === 1, 10_000, "the warning email");
-      const [mail] = mailsTo("kick@acme.test");
+      // Two crossings, two emails: the ledger owed one for the first debit too.
+      const secondCrossing = () => mailsTo("kick@acme.test").find((m) => /Available to spend\s+CHF\s+39\.00/.test(m.text));
+      await waitFor(() => secondCrossing() !== undefined, 10_000, "the warning email");
+      expect(mailsTo("kick@acme.test")).toHaveLength(2);
+      const mail = secondCrossing()!;
       expect(mail.text).toMatch(/Available to spend\s+CHF\s+39\.00\n/);
       expect(mail.text).toMatch(/Credit limit\s+CHF\s+500\.00\n/);
       expect(mail.text).toMatch(/Current balance\s+CHF\s+-461\.00\n/);

@@ -1,0 +1,190 @@
+// Payments confirmed by Stripe's webhook: a paid checkout credits the
+// account, a refund lowers it. Exactly once: every money move carries an
+// idempotency key derived from Stripe's own ids (the session, the refund), and
+// the Stripe event id is recorded in StripeWebhookEvent in the same database
+// transaction as the entry, so a retried, replayed or concurrently delivered
+// event books nothing twice, and a crash between the two cannot happen.
+//
+// The domain does not depend on the `stripe` package: the event shapes below
+// are the few fields Saldo reads (the signature is checked at the edge,
+// src/stripe/webhook.ts).
+import type { Transaction } from "@prisma/client";
+import { sql, sqlExecutorFor, type Sql } from "../db.js";
+import type { BillingContext } from "./context.js";
+import { BillingError } from "./errors.js";
+import { adjustAccount, creditAccount } from "./ledger.js";
+import { Decimal, formatMoney } from "./money.js";
+
+export interface StripeEventLike {
+  id: string;
+  type: string;
+  data: { object: unknown };
+}
+
+interface CheckoutSessionLike {
+  id: string;
+  amount_total?: number | null;
+  currency?: string | null;
+  payment_status?: string | null;
+  metadata?: Record<string, string> | null;
+}
+
+interface RefundLike {
+  id: string;
+  amount: number;
+  status?: string | null;
+}
+
+interface ChargeLike {
+  id: string;
+  currency?: string | null;
+  amount_refunded?: number | null;
+  metadata?: Record<string, string> | null;
+  refunds?: { data?: RefundLike[] | null } | null;
+}
+
+export type StripeEventOutcome =
+  | "credited"
+  | "refunded"
+  /** Seen before (same event id): nothing written. */
+  | "duplicate"
+  /** Not a type Saldo handles: nothing written. */
+  | "unhandled"
+  /** Handled type, but nothing to book (unpaid, unknown account, ...): the event id is recorded. */
+  | "ignored";
+
+export interface StripeEventResult {
+  outcome: StripeEventOutcome;
+  transactionIds: string[];
+}
+
+const CHECKOUT_EVENTS = new Set(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
+
+/**
+ * Applies one verified Stripe event. Never throws for an event Saldo cannot
+ * use (it is recorded and logged, so Stripe stops retrying); throws only when
+ * the database fails, so that Stripe retries later.
+ */
+export async function applyStripeEvent(ctx: BillingContext, event: StripeEventLike): Promise<StripeEventResult> {
+  const handled = CHECKOUT_EVENTS.has(event.type) || event.type === "charge.refunded";
+  if (!handled) return { outcome: "unhandled", transactionIds: [] };
+  if (await eventSeen(ctx, event.id)) return { outcome: "duplicate", transactionIds: [] };
+  try {
+    if (CHECKOUT_EVENTS.has(event.type)) return await applyCheckout(ctx, event, event.data.object as CheckoutSessionLike);
+    return await applyRefunds(ctx, event, event.data.object as ChargeLike);
+  } catch (error) {
+    // The ledger refused the entry (an idempotency conflict, an account the
+    // mandate's billing model no longer pays from, ...): retrying will not
+    // change that, so record, log and acknowledge. Database errors propagate.
+    if (error instanceof BillingError) return ignore(ctx, event, `${error.code}: ${error.message}`);
+    throw error;
+  }
+}
+
+async function applyCheckout(ctx: BillingContext, event: StripeEventLike, session: CheckoutSessionLike): Promise<StripeEventResult> {
+  // "completed" of a delayed payment method (SEPA, ...) is not paid yet; its
+  // async_payment_succeeded follows and credits then.
+  if (event.type === "checkout.session.completed" && session.payment_status !== "paid") {
+    return ignore(ctx, event, `checkout session ${session.id} is ${session.payment_status ?? "unknown"}, not paid yet`);
+  }
+  if ((session.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `checkout session ${session.id} is in ${session.currency}, not CHF`);
+  if (!Number.isSafeInteger(session.amount_total) || (session.amount_total as number) <= 0) {
+    return ignore(ctx, event, `checkout session ${session.id} has no positive amount_total`);
+  }
+  const amount = new Decimal(session.amount_total as number).dividedBy(100);
+  const declared = session.metadata?.amount;
+  if (declared !== undefined && !safeEquals(declared, amount)) {
+    // Stripe's amount is what was paid; a mismatch means the session was not
+    // created as Saldo asked. Credit what was paid, and say so.
+    console.warn(`[stripe] checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${formatMoney(amount)} CHF; crediting what was paid`);
+  }
+  const payer = await payerOf(ctx, session.metadata?.accountId);
+  if (!payer) return ignore(ctx, event, `checkout session ${session.id} names no known Saldo account (metadata.accountId=${session.metadata?.accountId ?? "none"})`);
+  const result = await creditAccount(
+    ctx,
+    {
+      ...payer,
+      amount,
+      description: "Stripe payment",
+      referenceType: "PAYMENT",
+      referenceId: session.id,
+      idempotencyKey: `stripe:checkout:${session.id}`,
+    },
+    { alsoWrite: (transaction) => [recordEvent(event, transaction)] },
+  );
+  warnIfMoved(result.accountId, session.metadata?.accountId, session.id);
+  return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
+}
+
+async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge: ChargeLike): Promise<StripeEventResult> {
+  const payer = await payerOf(ctx, charge.metadata?.accountId);
+  if (!payer) return ignore(ctx, event, `refunded charge ${charge.id} names no known Saldo account (metadata.accountId=${charge.metadata?.accountId ?? "none"})`);
+  if ((charge.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
+  const refunds = (charge.refunds?.data ?? []).filter(
+    (refund) => Number.isSafeInteger(refund.amount) && refund.amount > 0 && refund.status !== "failed" && refund.status !== "canceled",
+  );
+  if (refunds.length === 0) {
+    return ignore(ctx, event, `charge.refunded for ${charge.id} lists no refunds (amount_refunded=${charge.amount_refunded ?? "?"}); nothing booked`);
+  }
+  const transactionIds: string[] = [];
+  let booked = false;
+  for (const [i, refund] of refunds.entries()) {
+    const last = i === refunds.length - 1;
+    // Each refund is its own move under its own key; the event id is recorded
+    // with the last one, so a crash in between lets Stripe's retry book the rest.
+    const result = await adjustAccount(
+      ctx,
+      {
+        ...payer,
+        amount: new Decimal(refund.amount).dividedBy(100).negated(),
+        description: `Stripe refund ${refund.id}`,
+        referenceType: "PAYMENT",
+        referenceId: charge.id,
+        idempotencyKey: `stripe:refund:${refund.id}`,
+      },
+      last ? { alsoWrite: (transaction) => [recordEvent(event, transaction)] } : {},
+    );
+    warnIfMoved(result.accountId, charge.metadata?.accountId, charge.id);
+    if (result.transaction) transactionIds.push(result.transaction.id);
+    booked ||= !result.replayed;
+  }
+  return { outcome: booked ? "refunded" : "duplicate", transactionIds };
+}
+
+/** The payer (mandate, user) of the account a Stripe object names, or null when Saldo knows no such account. */
+async function payerOf(ctx: BillingContext, accountId: string | undefined): Promise<{ mandateId: string; userId: string | null } | null> {
+  if (!accountId) return null;
+  const account = await ctx.db.billingAccount.findUnique({ where: { id: accountId }, select: { mandateId: true, userId: true } });
+  return account;
+}
+
+async function eventSeen(ctx: BillingContext, eventId: string): Promise<boolean> {
+  const rows = await sqlExecutorFor(ctx.db).transaction((t) => t.query(sql`SELECT 1 AS "seen" FROM "StripeWebhookEvent" WHERE "id" = ${eventId}::text`));
+  return rows[0].length > 0;
+}
+
+function recordEvent(event: StripeEventLike, transaction: Transaction | null): Sql {
+  return sql`INSERT INTO "StripeWebhookEvent" ("id", "type", "transactionId") VALUES (${event.id}::text, ${event.type}::text, ${transaction?.id ?? null}::text)
+    ON CONFLICT ("id") DO NOTHING`;
+}
+
+/** Records an event Saldo handles but cannot book, so retries stop; logs why. */
+async function ignore(ctx: BillingContext, event: StripeEventLike, reason: string): Promise<StripeEventResult> {
+  console.warn(`[stripe] event ${event.id} (${event.type}) ignored: ${reason}`);
+  await sqlExecutorFor(ctx.db).transaction(async (t) => t.defer(recordEvent(event, null)));
+  return { outcome: "ignored", transactionIds: [] };
+}
+
+function warnIfMoved(bookedOn: string, named: string | undefined, stripeId: string) {
+  if (named && bookedOn !== named) {
+    console.warn(`[stripe] ${stripeId} named account ${named}; the mandate's billing model now books it on account ${bookedOn}`);
+  }
+}
+
+function safeEquals(text: string, amount: Decimal): boolean {
+  try {
+    return new Decimal(text).equals(amount);
+  } catch {
+    return false;
+  }
+}
