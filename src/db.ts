@@ -321,10 +321,10 @@ const PG_TYPES = {
  * after another, each with its own snapshot, so what is read after a row
  * lock in the same step sees what the previous holder of the lock committed.
  *
- * Statements are prepared once per connection (PREPARE) and run with
- * EXECUTE, so PostgreSQL parses and plans each of them once. The simple
- * protocol carries no parameters, so EXECUTE's arguments are written as
- * quoted literals (see literal); the statements cast each one.
+ * Statements in repeated use are prepared once per connection (PREPARE) and
+ * run with EXECUTE, so PostgreSQL parses and plans them once (see
+ * statementName). The simple protocol carries no parameters, so values are
+ * written as quoted literals (see literal); the statements cast each one.
  */
 function pgExecutor(pool: pg.Pool): SqlExecutor {
   return {
@@ -337,11 +337,10 @@ function pgExecutor(pool: pg.Pool): SqlExecutor {
       const pending: DeferredWrite[] = [];
       const send = async (statements: Sql[], commit = false): Promise<SqlRow[][]> => {
         const script = begun ? [] : ["BEGIN"];
-        begun = true;
         const fresh = new Set<string>();
         const positions = statements.map((statement) => {
           const name = statementName(statement.text);
-          if (!name) return script.push(statement.inline()) - 1;
+          if (!name) return script.push(statement.inline()) - 1; // not (yet) prepared: sent as it is
           if (!prepared.has(name) && !fresh.has(name)) {
             script.push(`PREPARE ${name} AS ${statement.text}`);
             fresh.add(name);
@@ -350,6 +349,7 @@ function pgExecutor(pool: pg.Pool): SqlExecutor {
           return script.push(`EXECUTE ${name}${args}`) - 1;
         });
         if (commit) script.push("COMMIT");
+        begun = true;
         preparing = fresh.size > 0;
         const result = (await client.query({ text: script.join(";\n"), types: PG_TYPES })) as pg.QueryResult | pg.QueryResult[];
         preparing = false;
@@ -380,18 +380,27 @@ function pgExecutor(pool: pg.Pool): SqlExecutor {
 /** The statements each pooled connection has prepared. */
 const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
 
-// One name per statement text, the same on every connection; the texts are
-// built from fixed fragments (values are parameters), so there are few.
+// A statement is prepared from its second use on: the ledger's few fixed
+// statements get a plan cached on each connection, while one-off statements
+// (say, a rebuild's VALUES list of some length) are simply sent, inlined,
+// and leave nothing behind. One name per text, the same on every connection.
 const statementNames = new Map<string, string>();
+const seenOnce = new Set<string>();
 const MAX_STATEMENT_NAMES = 500;
 
 function statementName(text: string): string | undefined {
-  let name = statementNames.get(text);
-  if (!name && statementNames.size < MAX_STATEMENT_NAMES) {
-    name = `saldo_${statementNames.size + 1}`;
-    statementNames.set(text, name);
+  const name = statementNames.get(text);
+  if (name) return name;
+  if (!seenOnce.has(text)) {
+    if (seenOnce.size >= 2 * MAX_STATEMENT_NAMES) seenOnce.clear();
+    seenOnce.add(text);
+    return undefined;
   }
-  return name; // undefined past the cap: sent inlined, parsed each time
+  seenOnce.delete(text);
+  if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined;
+  const named = `saldo_${statementNames.size + 1}`;
+  statementNames.set(text, named);
+  return named;
 }
 
 const TEXT = 25;
