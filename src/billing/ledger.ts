@@ -259,15 +259,30 @@ export interface CreditInput extends Payer {
 /** A top-up: Stripe payment, admin credit or system credit. */
 export async function creditAccount(ctx: BillingContext, input: CreditInput, options: MoveOptions = {}): Promise<MoneyMoveResult> {
   const amount = parsePositiveMoney(input.amount, ["input", "amount"]);
-  const description = requiredText(input.description, ["input", "description"]);
-  const referenceType = input.referenceType ?? "ADMIN";
-  if (referenceType === "WORKFLOW") {
+  if (input.referenceType === "WORKFLOW") {
     throw validation("A credit references a PAYMENT, ADMIN or SYSTEM action, not a WORKFLOW", ["input", "referenceType"]);
   }
+  return bookEntry(ctx, "CREDIT", amount, input, options);
+}
+
+/**
+ * Books a credit or an adjustment of an amount already validated: the
+ * description, reference and idempotency key are checked the same way, and
+ * the request's content (for replays) is everything the entry records.
+ */
+async function bookEntry(
+  ctx: BillingContext,
+  transactionType: "CREDIT" | "ADJUSTMENT",
+  amount: Decimal,
+  input: CreditInput | AdjustInput,
+  options: MoveOptions,
+): Promise<MoneyMoveResult> {
+  const description = requiredText(input.description, ["input", "description"]);
+  const referenceType = input.referenceType ?? "ADMIN";
   const referenceId = optionalText(input.referenceId, ["input", "referenceId"]);
   const key = parseIdempotencyKey(input.idempotencyKey);
   const hash = requestHash({
-    op: "credit",
+    op: transactionType === "CREDIT" ? "credit" : "adjust",
     mandateId: input.mandateId,
     userId: input.userId,
     amount: formatMoney(amount),
@@ -276,7 +291,7 @@ export async function creditAccount(ctx: BillingContext, input: CreditInput, opt
     referenceId,
   });
   return moveMoney(ctx, input, key, hash, () => ({
-    transactionType: "CREDIT",
+    transactionType,
     delta: amount,
     description,
     referenceType,
@@ -302,27 +317,7 @@ export async function adjustAccount(ctx: BillingContext, input: AdjustInput, opt
   if (amount.isZero()) {
     throw new BillingError("INVALID_AMOUNT", "An adjustment must not be zero", ["input", "amount"]);
   }
-  const description = requiredText(input.description, ["input", "description"]);
-  const referenceType = input.referenceType ?? "ADMIN";
-  const referenceId = optionalText(input.referenceId, ["input", "referenceId"]);
-  const key = parseIdempotencyKey(input.idempotencyKey);
-  const hash = requestHash({
-    op: "adjust",
-    mandateId: input.mandateId,
-    userId: input.userId,
-    amount: formatMoney(amount),
-    description,
-    referenceType,
-    referenceId,
-  });
-  return moveMoney(ctx, input, key, hash, () => ({
-    transactionType: "ADJUSTMENT",
-    delta: amount,
-    description,
-    referenceType,
-    referenceId,
-    createdByUserId: input.createdByUserId,
-  }), options);
+  return bookEntry(ctx, "ADJUSTMENT", amount, input, options);
 }
 
 export interface DebitInput extends Payer {
