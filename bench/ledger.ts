@@ -17,12 +17,11 @@
 //
 // It is a report, not a test: it exits 0 when a ratio is below the target and
 // non-zero only when something fails (including the correctness checks).
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
-import { openDatabase, poolSession, type Database } from "../src/db.js";
-import { applyMigrations } from "../src/db/migrations.js";
+import { openDatabase, type Database } from "../src/db.js";
+import { freshDatabase, withTimeout } from "./fresh-database.js";
 import {
   createBillingContext,
   creditAccount,
@@ -65,44 +64,12 @@ function log(message: string) {
 
 // ------------------------------------------- fresh database and its cleanup
 
-const dbName = `saldo_bench_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-const dbUrl = (() => {
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${dbName}`;
-  return url.toString();
-})();
+const fresh = freshDatabase(SERVER_URL);
+const dbName = fresh.name;
+const dbUrl = fresh.url;
 
-let created = false;
 let saldoDb: Database | undefined;
 let basePool: pg.Pool | undefined;
-let aborted = false;
-let dropping: Promise<void> | undefined;
-
-async function adminQuery(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: SERVER_URL, connectionTimeoutMillis: 10_000 });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-}
-
-/** Drops the bench database (once); safe to call from any exit path. */
-function dropDatabase(): Promise<void> {
-  if (!created) return Promise.resolve();
-  dropping ??= adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).then(
-    () => log(`Dropped database ${dbName}.`),
-    (error: Error) => console.error(`Could not drop database ${dbName}: ${error.message} (drop it by hand)`),
-  );
-  return dropping;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function closeAll(): Promise<void> {
   await withTimeout(saldoDb?.close() ?? Promise.resolve(), 10_000).catch(() => undefined);
@@ -111,21 +78,6 @@ async function closeAll(): Promise<void> {
   basePool = undefined;
 }
 
-function onSignal(signal: NodeJS.Signals) {
-  // One Ctrl-C often arrives twice (from the terminal and relayed by npm/tsx):
-  // later signals do not cut the drop short; a timer bounds the wait instead.
-  if (aborted) return;
-  aborted = true;
-  console.error(`\n${signal}: stopping, dropping database ${dbName} ...`);
-  setTimeout(() => {
-    console.error(`Gave up waiting for the drop: database ${dbName} may be left behind.`);
-    process.exit(130);
-  }, 20_000).unref();
-  // Drop first (FORCE ends the pools' connections), then leave.
-  void dropDatabase().finally(() => process.exit(130));
-}
-process.on("SIGINT", onSignal);
-process.on("SIGTERM", onSignal);
 
 // ------------------------------------------------- SQL round-trip profiling
 
@@ -254,7 +206,7 @@ async function runWorkers(
   const started = performance.now();
   const deadline = started + maxSeconds * 1000;
   const worker = async () => {
-    while (!aborted && failure === undefined && performance.now() < deadline) {
+    while (!fresh.aborted && failure === undefined && performance.now() < deadline) {
       const i = next++;
       if (i >= total) return;
       const t0 = performance.now();
@@ -270,7 +222,7 @@ async function runWorkers(
   await Promise.all(Array.from({ length: workers }, worker));
   const seconds = (performance.now() - started) / 1000;
   if (failure !== undefined) throw failure;
-  if (aborted) throw new Error("aborted");
+  if (fresh.aborted) throw new Error("aborted");
   const cpu = process.cpuUsage(cpu0);
   const machine1 = cpuTimes();
   const machineBusy =
@@ -483,28 +435,13 @@ async function main(): Promise<number> {
   log(`Saldo ledger benchmark: ${OPS} ops per measurement, ${WORKERS} workers, warm-up ${WARMUP}, cost ${COST}`);
   log(`Server ${redact(SERVER_URL)}; fresh database ${dbName}`);
 
-  created = true; // before CREATE: a Ctrl-C during it still drops (IF EXISTS)
-  try {
-    await adminQuery(`CREATE DATABASE "${dbName}"`);
-  } catch (error) {
-    created = false;
-    throw error;
-  }
-  {
-    const migrator = new pg.Client({ connectionString: dbUrl });
-    await migrator.connect();
-    try {
-      await applyMigrations(poolSession(migrator));
-    } finally {
-      await migrator.end();
-    }
-  }
+  await fresh.create();
 
   // Baseline tables, in the same database.
   basePool = new pg.Pool({ connectionString: dbUrl, max: WORKERS });
   basePool.on("error", (error) => {
     // DROP DATABASE ... WITH (FORCE) ends connections the pool may still hold: expected then.
-    if (!aborted && !dropping) console.error("[bench] idle baseline connection failed:", error.message);
+    if (!fresh.aborted && !fresh.dropping) console.error("[bench] idle baseline connection failed:", error.message);
   });
   await basePool.query(`
     CREATE TABLE bench_ledger (
@@ -709,12 +646,12 @@ let exitCode = 1;
 try {
   exitCode = await main();
 } catch (error) {
-  if (!aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+  if (!fresh.aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
   exitCode = 1;
 } finally {
-  if (!aborted) {
+  if (!fresh.aborted) {
     await closeAll();
-    await dropDatabase();
+    await fresh.drop();
   }
 }
-if (!aborted) process.exit(exitCode);
+if (!fresh.aborted) process.exit(exitCode);

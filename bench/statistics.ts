@@ -34,8 +34,8 @@ import { signToken } from "../src/auth.js";
 import { createBillingContext, creditAccount, Decimal, statisticsFor, updateSettings, upsertMandate } from "../src/billing/index.js";
 import { rebuildRollups } from "../src/billing/rebuild.js";
 import { loadConfig } from "../src/config.js";
-import { openDatabase, poolSession, type Database } from "../src/db.js";
-import { applyMigrations } from "../src/db/migrations.js";
+import { openDatabase, type Database } from "../src/db.js";
+import { freshDatabase, withTimeout } from "./fresh-database.js";
 
 // ---------------------------------------------------------------- settings
 
@@ -71,45 +71,13 @@ const log = (message: string) => console.log(message);
 
 // ------------------------------------------- fresh database and its cleanup
 
-const dbName = `saldo_bench_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-const dbUrl = (() => {
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${dbName}`;
-  return url.toString();
-})();
+const fresh = freshDatabase(SERVER_URL);
+const dbName = fresh.name;
+const dbUrl = fresh.url;
 
-let created = false;
 let database: Database | undefined;
 let app: App | undefined;
 let sqlPool: pg.Pool | undefined;
-let aborted = false;
-let dropping: Promise<void> | undefined;
-
-async function adminQuery(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: SERVER_URL, connectionTimeoutMillis: 10_000 });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-}
-
-/** Drops the bench database (once); safe to call from any exit path. */
-function dropDatabase(): Promise<void> {
-  if (!created) return Promise.resolve();
-  dropping ??= adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).then(
-    () => log(`Dropped database ${dbName}.`),
-    (error: Error) => console.error(`Could not drop database ${dbName}: ${error.message} (drop it by hand)`),
-  );
-  return dropping;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function closeAll(): Promise<void> {
   await withTimeout(app?.close() ?? Promise.resolve(), 10_000).catch(() => undefined);
@@ -120,18 +88,6 @@ async function closeAll(): Promise<void> {
   sqlPool = undefined;
 }
 
-function onSignal(signal: NodeJS.Signals) {
-  if (aborted) return;
-  aborted = true;
-  console.error(`\n${signal}: stopping, dropping database ${dbName} ...`);
-  setTimeout(() => {
-    console.error(`Gave up waiting for the drop: database ${dbName} may be left behind.`);
-    process.exit(130);
-  }, 20_000).unref();
-  void dropDatabase().finally(() => process.exit(130));
-}
-process.on("SIGINT", onSignal);
-process.on("SIGTERM", onSignal);
 
 // ------------------------------------------------------------ the data set
 
@@ -312,13 +268,13 @@ async function measure(variants: Variant[], run: (v: Variant) => Promise<unknown
   const cpu0 = process.cpuUsage();
   const machine0 = cpuTimes();
   const deadline = performance.now() + MAX_SECONDS * 1000;
-  for (let i = 0; i < RUNS && !aborted; i++) {
+  for (let i = 0; i < RUNS && !fresh.aborted; i++) {
     if (performance.now() > deadline) break;
     const started = performance.now();
     await run(variants[i % variants.length]);
     latencies.push(performance.now() - started);
   }
-  if (aborted) throw new Error("aborted");
+  if (fresh.aborted) throw new Error("aborted");
   const cpu = process.cpuUsage(cpu0);
   const machine1 = cpuTimes();
   return {
@@ -351,25 +307,10 @@ async function main(): Promise<number> {
   log(`Saldo statistics benchmark: ${fmt(ROWS)} DEBITs over ${YEARS} years on ${ACCOUNTS} account(s), ${RUNS} runs per query, warm-up ${WARMUP}`);
   log(`Server ${redact(SERVER_URL)}; fresh database ${dbName}`);
 
-  created = true; // before CREATE: a Ctrl-C during it still drops (IF EXISTS)
-  try {
-    await adminQuery(`CREATE DATABASE "${dbName}"`);
-  } catch (error) {
-    created = false;
-    throw error;
-  }
-  {
-    const migrator = new pg.Client({ connectionString: dbUrl });
-    await migrator.connect();
-    try {
-      await applyMigrations(poolSession(migrator));
-    } finally {
-      await migrator.end();
-    }
-  }
+  await fresh.create();
   sqlPool = new pg.Pool({ connectionString: dbUrl, max: 4 });
   sqlPool.on("error", (error) => {
-    if (!aborted) console.error("[bench] idle connection failed:", error.message);
+    if (!fresh.aborted && !fresh.dropping) console.error("[bench] idle connection failed:", error.message);
   });
   database = await openDatabase({ databaseUrl: dbUrl, poolSize: 10 });
 
@@ -392,7 +333,7 @@ async function main(): Promise<number> {
   // Two accounts at a time: PostgreSQL gets a core per statement.
   const queue = [...accounts];
   const insertWorker = async () => {
-    for (let account = queue.shift(); account && !aborted; account = queue.shift()) {
+    for (let account = queue.shift(); account && !fresh.aborted; account = queue.shift()) {
       const count = Math.floor(ROWS / ACCOUNTS) + (account.k < ROWS % ACCOUNTS ? 1 : 0);
       if (count === 0) continue;
       const t0 = performance.now();
@@ -402,7 +343,7 @@ async function main(): Promise<number> {
     }
   };
   await Promise.all([insertWorker(), insertWorker()]);
-  if (aborted) throw new Error("aborted");
+  if (fresh.aborted) throw new Error("aborted");
   log(`Generated ${fmt(inserted)} DEBITs in ${seconds(setupStarted)}.`);
   setupStarted = performance.now();
   await sqlPool.query(`VACUUM ANALYZE "Transaction"`);
@@ -548,12 +489,12 @@ let exitCode = 1;
 try {
   exitCode = await main();
 } catch (error) {
-  if (!aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+  if (!fresh.aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
   exitCode = 1;
 } finally {
-  if (!aborted) {
+  if (!fresh.aborted) {
     await closeAll();
-    await dropDatabase();
+    await fresh.drop();
   }
 }
-if (!aborted) process.exit(exitCode);
+if (!fresh.aborted) process.exit(exitCode);
