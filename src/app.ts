@@ -1,6 +1,15 @@
 // Wires one Saldo instance: database, bootstrap data, billing domain, live
 // events and the GraphQL handler. The server and the tests both start here.
-import { createBillingContext, ensureRootMandate, expireHolds, seedPriceCatalog, type BillingContext } from "./billing/index.js";
+import {
+  createAutoTopUps,
+  createBillingContext,
+  ensureRootMandate,
+  expireHolds,
+  seedPriceCatalog,
+  type AutoTopUps,
+  type BillingContext,
+  type BillingEvents,
+} from "./billing/index.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
@@ -14,6 +23,7 @@ export interface App {
   billing: BillingContext;
   live: LiveEvents;
   yoga: SaldoYoga;
+  autoTopUps: AutoTopUps;
   close(): Promise<void>;
 }
 
@@ -41,23 +51,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const background = options.backgroundJobs !== false;
   const notifications = background ? startNotifications({ db: database.prisma, config, now: options.now }) : null;
+  // A warning's email row commits with the debit; the event only makes the worker send it at once.
+  const published = notifications ? notifications.watch(live.events) : live.events;
+  let autoTopUps: AutoTopUps | undefined;
+  const events: BillingEvents = {
+    publish: (event) => (event.type === "autoTopUpWanted" ? autoTopUps?.request(event.accountId) : published.publish(event)),
+  };
   const billing = createBillingContext(database.prisma, {
-    // A warning's email row commits with the debit; the event only makes the worker send it at once.
-    events: notifications ? notifications.watch(live.events) : live.events,
+    events,
     now: options.now,
     timeZone: config.BILLING_TIME_ZONE,
     usdToChf: config.USD_TO_CHF,
     markupPercent: config.MARKUP_PERCENT,
     holdExpirySeconds: config.HOLD_EXPIRY_SECONDS,
+    topUpMax: config.TOPUP_MAX_CHF,
   });
   const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
+  const payments = stripe ? stripeGateway(stripe) : null;
+  autoTopUps = createAutoTopUps(billing, payments);
   const yoga = createSaldoYoga({
     db: database.prisma,
     billing,
     pubsub: live.pubsub,
     jwtSecret: config.JWT_SECRET,
-    payments: stripe ? stripeGateway(stripe) : null,
-    topUpMax: config.TOPUP_MAX_CHF,
+    payments,
     ping: database.ping,
   }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
   // Expired holds stop counting at once; the sweep only records their status.
@@ -68,14 +85,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     : undefined;
   sweep?.unref();
   const liveEvents = live;
+  const topUps = autoTopUps;
   return {
     config,
     database,
     billing,
     live: liveEvents,
     yoga,
+    autoTopUps: topUps,
     close: async () => {
       clearInterval(sweep);
+      await topUps.idle();
       await notifications?.stop();
       await liveEvents.close();
       if (!options.database) await database.close();

@@ -16,7 +16,6 @@ export interface AppServices {
   jwtSecret: string;
   /** null when no payment provider is configured. */
   payments: PaymentGateway | null;
-  topUpMax: Decimal;
 }
 
 export interface Context extends AppServices {

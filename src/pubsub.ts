@@ -52,8 +52,9 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
   const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
   const events: BillingEvents = {
     publish: (event) => {
+      // Only what subscriptions show goes live; other events stay in the instance.
       if (event.type === "balanceChanged") pubsub.publish(`balanceChanged:${event.mandateId}`, event);
-      else pubsub.publish(`balanceWarning:${event.mandateId}`, event);
+      else if (event.type === "balanceWarning") pubsub.publish(`balanceWarning:${event.mandateId}`, event);
     },
   };
   return { pubsub, events, close };

@@ -26,7 +26,25 @@ export interface BalanceWarningEvent {
   at: string;
 }
 
-export type BillingEvent = BalanceChangedEvent | BalanceWarningEvent;
+/** A money move left an account below its automatic top-up mark (handled by autotopup.ts, not published live). */
+export interface AutoTopUpWantedEvent {
+  type: "autoTopUpWanted";
+  mandateId: string;
+  accountId: string;
+}
+
+/** An automatic top-up's payment failed; a warning email reporting it is queued. */
+export interface AutoTopUpFailedEvent {
+  type: "autoTopUpFailed";
+  mandateId: string;
+  accountId: string;
+  userId: string | null;
+  amount: string;
+  reason: string;
+  at: string;
+}
+
+export type BillingEvent = BalanceChangedEvent | BalanceWarningEvent | AutoTopUpWantedEvent | AutoTopUpFailedEvent;
 
 /** Receives events after the database transaction that caused them has committed. */
 export interface BillingEvents {
@@ -43,6 +61,8 @@ export interface BillingContext {
   markupPercent: Decimal;
   /** How long a hold lives when the caller does not say. */
   holdExpirySeconds: number;
+  /** The largest top-up, by checkout or automatic, in CHF. */
+  topUpMax: Decimal;
 }
 
 export function createBillingContext(
@@ -57,6 +77,7 @@ export function createBillingContext(
     usdToChf: options.usdToChf ?? new Decimal("0.80"),
     markupPercent: options.markupPercent ?? new Decimal(50),
     holdExpirySeconds: options.holdExpirySeconds ?? 3600,
+    topUpMax: options.topUpMax ?? new Decimal(10_000),
   };
 }
 

@@ -16,3 +16,4 @@ export * from "./history.js";
 export * from "./reports.js";
 export * from "./labels.js";
 export * from "./topups.js";
+export * from "./autotopup.js";

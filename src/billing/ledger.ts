@@ -15,6 +15,7 @@ import { formatMoney, parseMoney, parsePositiveMoney, type Decimal, type Decimal
 import { addDebitToRollups } from "./statistics.js";
 import { accountChanged, earlierEntry, insertEntry, lockAndRead, openAndLock, type Earlier, type LockedRead } from "./store.js";
 import { evaluateWarning } from "./warnings.js";
+import { autoTopUpWanted } from "./autotopup.js";
 
 export type ReferenceType = "WORKFLOW" | "PAYMENT" | "ADMIN" | "SYSTEM";
 
@@ -195,7 +196,7 @@ export function replayed(earlier: Earlier | null, key: string, hash: string): ea
   return true;
 }
 
-/** After the last change of an operation: warning state and the live event. */
+/** After the last change of an operation: warning state, the live event, and an automatic top-up if one is due. */
 export function finishMove(
   t: SqlTransaction,
   account: LockedAccount,
@@ -205,6 +206,7 @@ export function finishMove(
 ): void {
   evaluateWarning(t, account, settings, now, emit);
   emit({ type: "balanceChanged", mandateId: account.mandateId, accountId: account.id, userId: account.userId });
+  if (autoTopUpWanted(account, settings)) emit({ type: "autoTopUpWanted", mandateId: account.mandateId, accountId: account.id });
 }
 
 /**

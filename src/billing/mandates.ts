@@ -7,6 +7,7 @@ import { BillingError, notFound, validation } from "./errors.js";
 import { finishMove, requiredText } from "./ledger.js";
 import { formatMoney, parseNonNegativeMoney, type DecimalInput } from "./money.js";
 import { accountChanged, lockAndRead } from "./store.js";
+import { assertAutoTopUp, autoTopUpData, type AutoTopUpInput } from "./autotopup.js";
 
 export const ROOT_MANDATE_ID = "root";
 const MANDATE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -68,6 +69,8 @@ export interface UpdateSettingsInput {
   /** null leaves them as they are; to allow every provider again pass allowAllProviders. */
   allowedProviders?: string[] | null;
   allowAllProviders?: boolean | null;
+  /** Replaces the given fields of the automatic top-up settings. */
+  autoTopUp?: AutoTopUpInput | null;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -99,11 +102,16 @@ export async function updateSettings(ctx: BillingContext, input: UpdateSettingsI
   } else if (input.allowedProviders) {
     data.allowedProviders = [...new Set(input.allowedProviders.map((p, i) => requiredText(p, ["input", "allowedProviders", String(i)]).toLowerCase()))];
   }
+  if (input.autoTopUp) Object.assign(data, autoTopUpData(input.autoTopUp, ctx.topUpMax));
+  // On the billing clock: a failed automatic top-up waits for settings saved after it (autotopup.ts).
+  data.updatedAt = ctx.now();
   return ctx.db.$transaction(async (tx) => {
     await readSettings(tx, input.mandateId);
-    const settings = await tx.settings.update({ where: { mandateId: input.mandateId }, data });
+    const settings = await tx.settings.update({ where: { mandateId: input.mandateId }, data, include: { mandate: { select: { stripePaymentMethodId: true } } } });
     assertBillingAddress(settings);
-    return settings;
+    assertAutoTopUp(settings, settings.mandate);
+    const { mandate: _, ...stored } = settings;
+    return stored;
   });
 }
 

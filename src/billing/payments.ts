@@ -10,7 +10,8 @@
 // src/stripe/webhook.ts).
 import type { Transaction } from "@prisma/client";
 import { sql, sqlExecutorFor, type Sql } from "../db.js";
-import type { BillingContext } from "./context.js";
+import { failAutoTopUp } from "./autotopup.js";
+import { inSqlTransaction, type BillingContext } from "./context.js";
 import { BillingError } from "./errors.js";
 import { adjustAccount, creditAccount } from "./ledger.js";
 import { Decimal, formatMoney } from "./money.js";
@@ -37,14 +38,33 @@ interface RefundLike {
 
 interface ChargeLike {
   id: string;
+  payment_intent?: string | null;
   currency?: string | null;
   amount_refunded?: number | null;
   metadata?: Record<string, string> | null;
   refunds?: { data?: RefundLike[] | null } | null;
 }
 
+interface PaymentIntentLike {
+  id: string;
+  amount?: number | null;
+  amount_received?: number | null;
+  currency?: string | null;
+  metadata?: Record<string, string> | null;
+  last_payment_error?: { message?: string | null; code?: string | null } | null;
+}
+
+interface PaymentMethodLike {
+  id: string;
+  customer?: string | null;
+}
+
 export type StripeEventOutcome =
   | "credited"
+  /** An automatic top-up failed: recorded, and the mandate is emailed. */
+  | "failed"
+  /** A saved payment method was recorded or forgotten. */
+  | "saved"
   | "refunded"
   /** Seen before (same event id): nothing written. */
   | "duplicate"
@@ -59,6 +79,18 @@ export interface StripeEventResult {
 }
 
 const CHECKOUT_EVENTS = new Set(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
+const AUTO_TOP_UP_EVENTS = new Set(["payment_intent.succeeded", "payment_intent.payment_failed"]);
+const PAYMENT_METHOD_EVENTS = new Set(["payment_method.attached", "payment_method.detached"]);
+
+/**
+ * Whether Saldo acts on the event. A payment intent's events matter only for
+ * automatic top-ups: a checkout's payment intent succeeds too, but its
+ * checkout.session.completed is what credits it.
+ */
+function handles(event: StripeEventLike): boolean {
+  if (AUTO_TOP_UP_EVENTS.has(event.type)) return !!(event.data.object as PaymentIntentLike).metadata?.autoTopUpId;
+  return CHECKOUT_EVENTS.has(event.type) || PAYMENT_METHOD_EVENTS.has(event.type) || event.type === "charge.refunded";
+}
 
 /**
  * Applies one verified Stripe event. Never throws for an event Saldo cannot
@@ -66,11 +98,13 @@ const CHECKOUT_EVENTS = new Set(["checkout.session.completed", "checkout.session
  * the database fails, so that Stripe retries later.
  */
 export async function applyStripeEvent(ctx: BillingContext, event: StripeEventLike): Promise<StripeEventResult> {
-  const handled = CHECKOUT_EVENTS.has(event.type) || event.type === "charge.refunded";
-  if (!handled) return { outcome: "unhandled", transactionIds: [] };
+  if (!handles(event)) return { outcome: "unhandled", transactionIds: [] };
   if (await eventSeen(ctx, event.id)) return { outcome: "duplicate", transactionIds: [] };
   try {
     if (CHECKOUT_EVENTS.has(event.type)) return await applyCheckout(ctx, event, event.data.object as CheckoutSessionLike);
+    if (event.type === "payment_intent.succeeded") return await applyAutoTopUpPaid(ctx, event, event.data.object as PaymentIntentLike);
+    if (event.type === "payment_intent.payment_failed") return await applyAutoTopUpFailed(ctx, event, event.data.object as PaymentIntentLike);
+    if (PAYMENT_METHOD_EVENTS.has(event.type)) return await applyPaymentMethod(ctx, event, event.data.object as PaymentMethodLike);
     return await applyRefunds(ctx, event, event.data.object as ChargeLike);
   } catch (error) {
     // The ledger refused the entry (an idempotency conflict, an account the
@@ -116,8 +150,63 @@ async function applyCheckout(ctx: BillingContext, event: StripeEventLike, sessio
   return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
 }
 
+/** An automatic top-up was paid: credited once per payment intent, the attempt closed with it. */
+async function applyAutoTopUpPaid(ctx: BillingContext, event: StripeEventLike, intent: PaymentIntentLike): Promise<StripeEventResult> {
+  const autoTopUpId = intent.metadata!.autoTopUpId;
+  if ((intent.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `payment intent ${intent.id} is in ${intent.currency}, not CHF`);
+  const received = intent.amount_received ?? intent.amount;
+  if (!Number.isSafeInteger(received) || (received as number) <= 0) return ignore(ctx, event, `payment intent ${intent.id} received no positive amount`);
+  const payer = await payerOf(ctx, intent.metadata?.accountId);
+  if (!payer) return ignore(ctx, event, `payment intent ${intent.id} names no known Saldo account (metadata.accountId=${intent.metadata?.accountId ?? "none"})`);
+  const result = await creditAccount(
+    ctx,
+    {
+      ...payer,
+      amount: new Decimal(received as number).dividedBy(100),
+      description: "Automatic top-up (Stripe)",
+      referenceType: "PAYMENT",
+      referenceId: intent.id,
+      idempotencyKey: `stripe:payment_intent:${intent.id}`,
+    },
+    {
+      alsoWrite: (transaction) => [
+        recordEvent(event, transaction),
+        // Also when the attempt was closed as FAILED (Stripe unreachable at the time): the money arrived.
+        sql`UPDATE "AutoTopUp" SET "status" = 'SUCCEEDED', "paymentIntentId" = ${intent.id}::text, "transactionId" = ${transaction?.id ?? null}::text,
+              "failureMessage" = NULL, "closedAt" = ${ctx.now().toISOString()}::timestamp(3)
+            WHERE "id" = ${autoTopUpId}::text AND "status" <> 'SUCCEEDED'`,
+      ],
+    },
+  );
+  warnIfMoved(result.accountId, intent.metadata?.accountId, intent.id);
+  return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
+}
+
+async function applyAutoTopUpFailed(ctx: BillingContext, event: StripeEventLike, intent: PaymentIntentLike): Promise<StripeEventResult> {
+  const reason = intent.last_payment_error?.message || intent.last_payment_error?.code || "the payment failed";
+  const failed = await failAutoTopUp(ctx, intent.metadata!.autoTopUpId, reason, intent.id, (t) => t.defer(recordEvent(event, null)));
+  return { outcome: failed ? "failed" : "duplicate", transactionIds: [] };
+}
+
+/**
+ * The card a checkout saved (setup_future_usage) is attached to the
+ * mandate's customer: the automatic top-ups' payment method from now on.
+ * A detached card is forgotten.
+ */
+async function applyPaymentMethod(ctx: BillingContext, event: StripeEventLike, method: PaymentMethodLike): Promise<StripeEventResult> {
+  await inSqlTransaction(ctx, async (t) => {
+    t.defer(
+      event.type === "payment_method.attached"
+        ? sql`UPDATE "Mandate" SET "stripePaymentMethodId" = ${method.id}::text, "updatedAt" = ${ctx.now().toISOString()}::timestamp(3) WHERE "stripeCustomerId" = ${method.customer ?? null}::text`
+        : sql`UPDATE "Mandate" SET "stripePaymentMethodId" = NULL, "updatedAt" = ${ctx.now().toISOString()}::timestamp(3) WHERE "stripePaymentMethodId" = ${method.id}::text`,
+      recordEvent(event, null),
+    );
+  });
+  return { outcome: "saved", transactionIds: [] };
+}
+
 async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge: ChargeLike): Promise<StripeEventResult> {
-  const payer = await payerOf(ctx, charge.metadata?.accountId);
+  const payer = await payerOf(ctx, charge.metadata?.accountId ?? (await autoTopUpAccountOf(ctx, charge.payment_intent)));
   if (!payer) return ignore(ctx, event, `refunded charge ${charge.id} names no known Saldo account (metadata.accountId=${charge.metadata?.accountId ?? "none"})`);
   if ((charge.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
   const refunds = (charge.refunds?.data ?? []).filter(
@@ -156,6 +245,17 @@ async function payerOf(ctx: BillingContext, accountId: string | undefined): Prom
   if (!accountId) return null;
   const account = await ctx.db.billingAccount.findUnique({ where: { id: accountId }, select: { mandateId: true, userId: true } });
   return account;
+}
+
+/**
+ * The account an automatic top-up's payment intent paid into: a charge
+ * carries the metadata its payment intent had when it was created, but in
+ * case it does not, Saldo knows its own intents.
+ */
+async function autoTopUpAccountOf(ctx: BillingContext, paymentIntentId: string | null | undefined): Promise<string | undefined> {
+  if (!paymentIntentId) return undefined;
+  const attempt = await ctx.db.autoTopUp.findUnique({ where: { paymentIntentId }, select: { accountId: true } });
+  return attempt?.accountId;
 }
 
 async function eventSeen(ctx: BillingContext, eventId: string): Promise<boolean> {

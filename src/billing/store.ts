@@ -106,8 +106,8 @@ function record(alias: string, columns: { plain: string[]; decimal?: string[]; e
 const json = (r: { open: Sql; close: Sql }, extra: Sql = sql``) => sql`${r.open}${extra}${r.close}`;
 
 const SETTINGS = record("s", {
-  plain: ["mandateId", "blockOnZeroBalance", "billingAddress", "notifyEmails", "notifyOnWarning", "allowedProviders", "updatedAt"],
-  decimal: ["defaultUserCredit", "warningThresholdPercent"],
+  plain: ["mandateId", "blockOnZeroBalance", "billingAddress", "notifyEmails", "notifyOnWarning", "allowedProviders", "autoTopUpEnabled", "updatedAt"],
+  decimal: ["defaultUserCredit", "warningThresholdPercent", "autoTopUpBelow", "autoTopUpAmount", "autoTopUpMonthlyCap"],
   enum: ["billingModel"],
 });
 const ACCOUNT = record("a", {
@@ -330,6 +330,7 @@ function decimalText(value: unknown, column: string): string {
 const prismaDecimal = (row: SqlRow, column: string) => new Prisma.Decimal(decimalText(row[column], column));
 const money = (row: SqlRow, column: string) => new Decimal(decimalText(row[column], column));
 const optionalMoneyOf = (row: SqlRow, column: string) => (row[column] === null ? null : money(row, column));
+const optionalPrismaDecimal = (row: SqlRow, column: string) => (row[column] === null || row[column] === undefined ? null : prismaDecimal(row, column));
 /** A timestamp: a Date from the driver, or JSON text of a timestamp(3) column (UTC wall time, no zone). */
 const date = (value: unknown) => (value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(String(value)) ? String(value) : `${value}Z`));
 const optionalDate = (value: unknown) => (value === null ? null : date(value));
@@ -364,6 +365,10 @@ function toSettings(row: SqlRow): Settings {
     notifyEmails: (row.notifyEmails ?? []) as string[],
     notifyOnWarning: row.notifyOnWarning as boolean,
     allowedProviders: (row.allowedProviders ?? null) as Prisma.JsonValue,
+    autoTopUpEnabled: row.autoTopUpEnabled as boolean,
+    autoTopUpBelow: optionalPrismaDecimal(row, "autoTopUpBelow"),
+    autoTopUpAmount: optionalPrismaDecimal(row, "autoTopUpAmount"),
+    autoTopUpMonthlyCap: optionalPrismaDecimal(row, "autoTopUpMonthlyCap"),
     updatedAt: date(row.updatedAt),
   };
 }

@@ -11,6 +11,33 @@ export interface PaymentGateway {
   /** The provider's customer for the mandate, created once and reused. */
   createCustomer(mandate: { id: string; name: string }): Promise<string>;
   createCheckout(request: CheckoutRequest): Promise<{ id: string; url: string }>;
+  /**
+   * Charges the saved card without the customer present (automatic top-up);
+   * throws PaymentFailed when the payment is declined.
+   */
+  chargeOffSession(request: OffSessionCharge): Promise<{ id: string; status: string }>;
+}
+
+export interface OffSessionCharge {
+  customerId: string;
+  paymentMethodId: string;
+  /** Smallest currency unit: rappen. */
+  amountRappen: number;
+  currency: "chf";
+  metadata: { accountId: string; mandateId: string; userId: string; amount: string; autoTopUpId: string };
+  /** The provider answers a retry with this key with the first payment, never a second one. */
+  idempotencyKey: string;
+}
+
+/** The payment provider declined a payment (card declined, authentication required, ...). */
+export class PaymentFailed extends Error {
+  constructor(
+    message: string,
+    readonly paymentIntentId: string | null,
+  ) {
+    super(message);
+    this.name = "PaymentFailed";
+  }
 }
 
 export interface CheckoutRequest {
@@ -33,16 +60,17 @@ export interface TopUpInput {
   cancelUrl: string;
 }
 
-export async function startTopUp(
-  ctx: BillingContext,
-  payments: PaymentGateway | null,
-  input: TopUpInput,
-  limits: { max: Decimal },
-): Promise<{ id: string; url: string }> {
-  const amount = parsePositiveMoney(input.amount, ["input", "amount"]);
-  if (amount.decimalPlaces() > 2) throw new BillingError("INVALID_AMOUNT", "A top-up is paid in whole rappen (at most 2 decimals)", ["input", "amount"]);
-  if (amount.lessThan(MIN_TOP_UP)) throw new BillingError("INVALID_AMOUNT", `The smallest top-up is ${MIN_TOP_UP.toFixed(2)} CHF`, ["input", "amount"]);
-  if (amount.greaterThan(limits.max)) throw new BillingError("INVALID_AMOUNT", `The largest top-up is ${limits.max.toFixed(2)} CHF`, ["input", "amount"]);
+/** A top-up's amount, by checkout or automatic: whole rappen, from MIN_TOP_UP to `max`. */
+export function parseTopUpAmount(input: DecimalInput, field: string[], max: Decimal): Decimal {
+  const amount = parsePositiveMoney(input, field);
+  if (amount.decimalPlaces() > 2) throw new BillingError("INVALID_AMOUNT", "A top-up is paid in whole rappen (at most 2 decimals)", field);
+  if (amount.lessThan(MIN_TOP_UP)) throw new BillingError("INVALID_AMOUNT", `The smallest top-up is ${MIN_TOP_UP.toFixed(2)} CHF`, field);
+  if (amount.greaterThan(max)) throw new BillingError("INVALID_AMOUNT", `The largest top-up is ${max.toFixed(2)} CHF`, field);
+  return amount;
+}
+
+export async function startTopUp(ctx: BillingContext, payments: PaymentGateway | null, input: TopUpInput): Promise<{ id: string; url: string }> {
+  const amount = parseTopUpAmount(input.amount, ["input", "amount"], ctx.topUpMax);
   const successUrl = parseUrl(input.successUrl, ["input", "successUrl"]);
   const cancelUrl = parseUrl(input.cancelUrl, ["input", "cancelUrl"]);
   if (!payments) throw validation("Top-ups are not available: no payment provider is configured (STRIPE_SECRET_KEY)");

@@ -72,7 +72,7 @@ export function startNotifications(deps: NotificationDeps): Notifications {
     watch: (events) => ({
       publish(event) {
         events.publish(event);
-        if (event.type === "balanceWarning") notifier.kick();
+        if (event.type === "balanceWarning" || event.type === "autoTopUpFailed") notifier.kick();
       },
     }),
     async stop() {

@@ -128,6 +128,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         currentBalance: account ? account.balance.toFixed(6) : null,
         creditLimit: account?.creditLimit ? account.creditLimit.toFixed(6) : null,
         timeZone,
+        autoTopUpFailure: payload.autoTopUpFailure ?? null,
       });
     }
     const payload = row.payload as unknown as Partial<MonthlyReportPayload>;

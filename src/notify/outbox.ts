@@ -16,6 +16,8 @@ export interface BalanceWarningPayload {
   threshold: string;
   /** ISO timestamp of the crossing. */
   at: string;
+  /** Set when the email reports a failed automatic top-up (amount in CHF, the payment provider's reason). */
+  autoTopUpFailure?: { amount: string; reason: string };
 }
 
 /** Payload of a MONTHLY_REPORT row. */
@@ -33,6 +35,7 @@ export interface MonthlyReportPayload {
 export function balanceWarningNotification(
   settings: Settings,
   event: BalanceWarningEvent,
+  report: { autoTopUpFailure?: BalanceWarningPayload["autoTopUpFailure"]; dedupeKey?: string } = {},
 ): Prisma.NotificationUncheckedCreateInput | null {
   if (!settings.notifyOnWarning || settings.notifyEmails.length === 0) return null;
   const payload: BalanceWarningPayload = {
@@ -41,11 +44,12 @@ export function balanceWarningNotification(
     available: event.available,
     threshold: event.threshold,
     at: event.at,
+    ...(report.autoTopUpFailure ? { autoTopUpFailure: report.autoTopUpFailure } : {}),
   };
   return {
     mandateId: event.mandateId,
     kind: "BALANCE_WARNING",
-    dedupeKey: `${event.accountId}:${event.at}`,
+    dedupeKey: report.dedupeKey ?? `${event.accountId}:${event.at}`,
     payload: { ...payload },
     // Due at once, on the ledger's clock.
     nextAttemptAt: new Date(event.at),

@@ -27,6 +27,8 @@ export interface BalanceWarningView {
   currentBalance: string | null;
   creditLimit: string | null;
   timeZone: string;
+  /** Set when the email reports a failed automatic top-up. */
+  autoTopUpFailure?: { amount: string; reason: string } | null;
 }
 
 const T = {
@@ -45,6 +47,9 @@ const T = {
     balance: "Current balance",
     creditLimit: "Credit limit",
     when: "When",
+    autoTopUpFailedSubject: (accountOn: string, mandate: string) => `Saldo: automatic top-up failed on ${accountOn} of ${mandate}`,
+    autoTopUpFailed: (amount: string, reason: string) =>
+      `The automatic top-up of ${amount} could not be charged to the saved card: ${reason}. Automatic top-ups are paused until a new card is saved (pay a top-up by checkout) or the automatic top-up settings are saved again.`,
     topUpPrepaid:
       "To keep AI features running, top up the account: in the app under Billing › Top up (mandate admins, and users for their own account), or ask your administrator. AI calls are refused once nothing is left to spend.",
     topUpPostpay:
@@ -85,6 +90,9 @@ const T = {
     balance: "Aktuelles Guthaben",
     creditLimit: "Kreditlimite",
     when: "Zeitpunkt",
+    autoTopUpFailedSubject: (accountOn: string, mandate: string) => `Saldo: automatische Aufladung auf ${accountOn} von ${mandate} fehlgeschlagen`,
+    autoTopUpFailed: (amount: string, reason: string) =>
+      `Die automatische Aufladung von ${amount} konnte der hinterlegten Karte nicht belastet werden: ${reason}. Automatische Aufladungen sind pausiert, bis eine neue Karte hinterlegt ist (Aufladung per Checkout bezahlen) oder die Einstellungen der automatischen Aufladung erneut gespeichert werden.`,
     topUpPrepaid:
       "Damit die KI-Funktionen weiterlaufen, laden Sie das Konto auf: in der App unter Abrechnung › Aufladen (Mandanten-Admins, Benutzer für ihr eigenes Konto), oder wenden Sie sich an Ihre Administration. KI-Aufrufe werden abgelehnt, sobald nichts mehr verfügbar ist.",
     topUpPostpay:
@@ -170,8 +178,9 @@ export function renderBalanceWarning(view: BalanceWarningView): RenderedMail {
   const t = T[view.language];
   const lang = view.language;
   const account = view.userId ? t.userAccount(view.userId) : t.sharedAccount;
-  const subject = t.warningSubject(t.accountOn(view.userId), view.mandateName);
-  const intro = t.warningIntro(account, view.mandateName);
+  const failure = view.autoTopUpFailure ? t.autoTopUpFailed(formatChf(view.autoTopUpFailure.amount, lang), view.autoTopUpFailure.reason) : null;
+  const subject = (failure ? t.autoTopUpFailedSubject : t.warningSubject)(t.accountOn(view.userId), view.mandateName);
+  const intro = failure ?? t.warningIntro(account, view.mandateName);
   const rows: Row[] = [
     [t.available, formatChf(view.available, lang)],
     [t.threshold, formatChf(view.threshold, lang)],
@@ -180,14 +189,16 @@ export function renderBalanceWarning(view: BalanceWarningView): RenderedMail {
   if (view.billingModel === "CREDIT_POSTPAY" && view.creditLimit !== null) rows.push([t.creditLimit, formatChf(view.creditLimit, lang)]);
   rows.push([t.when, `${formatDateTime(view.at, lang, view.timeZone)} (${view.timeZone})`]);
   const hint = view.billingModel === "CREDIT_POSTPAY" ? t.topUpPostpay : t.topUpPrepaid;
-  const text = [intro, "", textRows(rows), "", hint, "", "--", t.onceNote, t.whyNote(view.mandateName), ""].join("\n");
+  // A failure report is one per failed payment, not per crossing.
+  const notes = failure ? [t.whyNote(view.mandateName)] : [t.onceNote, t.whyNote(view.mandateName)];
+  const text = [intro, "", textRows(rows), "", hint, "", "--", ...notes, ""].join("\n");
   const html = htmlPage(
     subject,
     [
       `<p>${escapeHtml(intro)}</p>`,
       htmlRows(rows),
       `<p><strong>${escapeHtml(hint)}</strong></p>`,
-      `<p style="${STYLE.muted}">${escapeHtml(t.onceNote)}<br>${escapeHtml(t.whyNote(view.mandateName))}</p>`,
+      `<p style="${STYLE.muted}">${notes.map(escapeHtml).join("<br>")}</p>`,
     ].join("\n"),
   );
   return { subject, text, html };

@@ -14,3 +14,4 @@ export const Locale = builder.enumType("Locale", { values: ["EN", "DE"] as const
 export const DenialReason = builder.enumType("DenialReason", {
   values: ["INSUFFICIENT_BALANCE", "PROVIDER_NOT_ALLOWED", "ACCOUNT_DISABLED"] as const,
 });
+export const AutoTopUpStatus = builder.enumType("AutoTopUpStatus", { values: ["PENDING", "SUCCEEDED", "FAILED"] as const });

@@ -1,9 +1,10 @@
+import type { Prisma } from "@prisma/client";
 import { updateSettings } from "../billing/index.js";
 import { builder } from "../builder.js";
 import { can } from "../auth.js";
 import { payload, payloadType } from "./errors.js";
 import { forbidden } from "./guard.js";
-import { BillingModel } from "./enums.js";
+import { AutoTopUpStatus, BillingModel } from "./enums.js";
 import type { BillingAddress as Address } from "../billing/index.js";
 
 export const BillingAddress = builder.objectRef<Address>("BillingAddress").implement({
@@ -14,6 +15,55 @@ export const BillingAddress = builder.objectRef<Address>("BillingAddress").imple
     city: t.exposeString("city"),
     country: t.expose("country", { type: "CountryCode" }),
     vatNumber: t.exposeString("vatNumber", { nullable: true }),
+  }),
+});
+
+export const AutoTopUp = builder.prismaObject("AutoTopUp", {
+  description: "One automatic top-up: an off-session charge of the mandate's saved card.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    accountId: t.exposeID("accountId"),
+    amount: t.expose("amount", { type: "Decimal" }),
+    status: t.expose("status", { type: AutoTopUpStatus }),
+    failureMessage: t.exposeString("failureMessage", { nullable: true, description: "Why the payment failed, as the payment provider said." }),
+    paymentIntentId: t.exposeString("paymentIntentId", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    closedAt: t.expose("closedAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+interface AutoTopUpView {
+  mandateId: string;
+  enabled: boolean;
+  belowAmount: Prisma.Decimal | null;
+  topUpAmount: Prisma.Decimal | null;
+  monthlyCap: Prisma.Decimal | null;
+  paymentMethodSaved: boolean;
+}
+
+const AutoTopUpSettings = builder.objectRef<AutoTopUpView>("AutoTopUpSettings").implement({
+  description:
+    "When what an account may spend falls below belowAmount, the mandate's saved card is charged topUpAmount, one payment at a time and at most monthlyCap per calendar month.",
+  fields: (t) => ({
+    enabled: t.exposeBoolean("enabled"),
+    belowAmount: t.expose("belowAmount", { type: "Decimal", nullable: true }),
+    topUpAmount: t.expose("topUpAmount", { type: "Decimal", nullable: true }),
+    monthlyCap: t.expose("monthlyCap", { type: "Decimal", nullable: true }),
+    paymentMethodSaved: t.exposeBoolean("paymentMethodSaved", {
+      description: "Whether a card is saved (by a checkout top-up); automatic top-up can only be enabled then.",
+    }),
+    recentAttempts: t.prismaField({
+      type: ["AutoTopUp"],
+      args: { first: t.arg.int({ defaultValue: 10 }) },
+      description: "The latest automatic top-ups of the mandate, newest first (at most 100).",
+      resolve: (query, view, args, ctx) =>
+        ctx.db.autoTopUp.findMany({
+          ...query,
+          where: { mandateId: view.mandateId },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+          take: Math.min(Math.max(args.first ?? 10, 0), 100),
+        }),
+    }),
   }),
 });
 
@@ -35,6 +85,18 @@ export const Settings = builder.prismaObject("Settings", {
       nullable: true,
       description: "Providers this mandate may use; null means all.",
       resolve: (settings) => (settings.allowedProviders as string[] | null) ?? null,
+    }),
+    autoTopUp: t.field({
+      type: AutoTopUpSettings,
+      select: { mandate: { select: { stripePaymentMethodId: true } } },
+      resolve: (settings) => ({
+        mandateId: settings.mandateId,
+        enabled: settings.autoTopUpEnabled,
+        belowAmount: settings.autoTopUpBelow,
+        topUpAmount: settings.autoTopUpAmount,
+        monthlyCap: settings.autoTopUpMonthlyCap,
+        paymentMethodSaved: !!settings.mandate.stripePaymentMethodId,
+      }),
     }),
   }),
 });
@@ -60,6 +122,16 @@ const BillingAddressInput = builder.inputType("BillingAddressInput", {
   }),
 });
 
+const AutoTopUpInput = builder.inputType("AutoTopUpInput", {
+  description: "Omitted amounts keep their stored value; enabling needs all three and a saved card.",
+  fields: (t) => ({
+    enabled: t.boolean({ required: true }),
+    belowAmount: t.field({ type: "Decimal" }),
+    topUpAmount: t.field({ type: "Decimal", description: "Whole rappen, at least 5 CHF and at most the configured top-up maximum." }),
+    monthlyCap: t.field({ type: "Decimal", description: "Most that automatic top-ups may charge in a calendar month (billing time zone)." }),
+  }),
+});
+
 const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
   fields: (t) => ({
     mandateId: t.id({ required: true }),
@@ -71,6 +143,7 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
     notifyEmails: t.field({ type: ["EmailAddress"] }),
     notifyOnWarning: t.boolean(),
     allowedProviders: t.stringList({ description: "Providers this mandate may use; an explicit null allows all again." }),
+    autoTopUp: t.field({ type: AutoTopUpInput }),
   }),
 });
 

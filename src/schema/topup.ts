@@ -32,7 +32,7 @@ builder.mutationField("createTopUpCheckout", (t) =>
       // Admins top up any account of their mandate; a user only their own.
       const userId = readerScope(ctx, mandateId, input.userId);
       return payload(async () => ({
-        checkout: await startTopUp(ctx.billing, ctx.payments, { ...input, mandateId, userId }, { max: ctx.topUpMax }),
+        checkout: await startTopUp(ctx.billing, ctx.payments, { ...input, mandateId, userId }),
       }));
     },
   }),

@@ -2,7 +2,7 @@
 // PaymentGateway. STRIPE_API_BASE points it at another host (stripe-mock, a
 // local fake) for tests and demos.
 import Stripe from "stripe";
-import type { PaymentGateway } from "../billing/index.js";
+import { PaymentFailed, type PaymentGateway } from "../billing/index.js";
 
 export function createStripe(secretKey: string, apiBase?: string): Stripe {
   const base = apiBase ? new URL(apiBase) : null;
@@ -40,6 +40,31 @@ export function stripeGateway(stripe: Stripe): PaymentGateway {
       });
       if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
       return { id: session.id, url: session.url };
+    },
+    chargeOffSession: async (request) => {
+      try {
+        const intent = await stripe.paymentIntents.create(
+          {
+            amount: request.amountRappen,
+            currency: request.currency,
+            customer: request.customerId,
+            payment_method: request.paymentMethodId,
+            off_session: true,
+            confirm: true,
+            description: "Saldo automatic top-up",
+            metadata: request.metadata,
+          },
+          { idempotencyKey: request.idempotencyKey },
+        );
+        return { id: intent.id, status: intent.status };
+      } catch (error) {
+        // A declined card (or one that needs the customer to authenticate) and
+        // a refused request are final answers; network and server errors are not.
+        if (error instanceof Stripe.errors.StripeCardError || error instanceof Stripe.errors.StripeInvalidRequestError) {
+          throw new PaymentFailed(error.message, error.payment_intent?.id ?? null);
+        }
+        throw error;
+      }
     },
   };
 }

@@ -17,6 +17,8 @@ export interface FakeStripe {
   requests: FakeStripeRequest[];
   /** Refunds GET /v1/refunds?charge=... lists, by charge id. */
   refunds: Map<string, { id: string; amount: number; status: string }[]>;
+  /** Payment methods whose off-session payment intents are declined (402 card_error), with the decline message. */
+  declined: Map<string, string>;
   /** The recorded requests to one endpoint. */
   calls(method: string, path: string): FakeStripeRequest[];
   reset(): void;
@@ -26,6 +28,7 @@ export interface FakeStripe {
 export async function startFakeStripe(): Promise<FakeStripe> {
   const requests: FakeStripeRequest[] = [];
   const refunds = new Map<string, { id: string; amount: number; status: string }[]>();
+  const declined = new Map<string, string>();
   let counter = 0;
   // Stripe answers a retried create with the same Idempotency-Key with the first object.
   const byIdempotencyKey = new Map<string, unknown>();
@@ -60,6 +63,31 @@ export async function startFakeStripe(): Promise<FakeStripe> {
           metadata: pick(form, "metadata"),
           url: `https://checkout.stripe.test/c/pay/${id}`,
         };
+      } else if (method === "POST" && path === "/v1/payment_intents") {
+        const intent = {
+          id: `pi_fake_${++counter}`,
+          object: "payment_intent",
+          amount: Number(form.amount),
+          currency: form.currency,
+          customer: form.customer,
+          payment_method: form.payment_method,
+          metadata: pick(form, "metadata"),
+          status: "succeeded",
+        };
+        const decline = declined.get(form.payment_method);
+        if (decline) {
+          // Stripe answers a declined confirmation with 402 and the failed intent inside the error.
+          const error = {
+            type: "card_error",
+            code: "card_declined",
+            decline_code: "insufficient_funds",
+            message: decline,
+            payment_intent: { ...intent, status: "requires_payment_method", last_payment_error: { code: "card_declined", message: decline } },
+          };
+          res.writeHead(402, { "content-type": "application/json", "request-id": `req_${++counter}` });
+          return res.end(JSON.stringify({ error }));
+        }
+        payload = intent;
       } else if (method === "GET" && path === "/v1/refunds") {
         const charge = new URLSearchParams(query).get("charge") ?? "";
         const data = (refunds.get(charge) ?? []).map((r) => ({ ...r, object: "refund", charge, currency: "chf" }));
@@ -77,6 +105,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     url: `http://127.0.0.1:${port}`,
     requests,
     refunds,
+    declined,
     calls: (method, path) => requests.filter((r) => r.method === method && r.path === path),
     reset: () => void requests.splice(0),
     close: () =>
