@@ -78,9 +78,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ping: database.ping,
   }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
   // Expired holds stop counting at once; the sweep only records their status.
+  // It also sends automatic top-ups whose charge was cut off by a stop.
   const sweep = background
     ? setInterval(() => {
         expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
+        autoTopUps?.resumeStale().catch((error) => console.error("[auto top-up] resuming stale claims failed:", error));
       }, 60_000)
     : undefined;
   sweep?.unref();

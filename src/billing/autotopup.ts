@@ -218,6 +218,37 @@ export async function failAutoTopUp(
   });
 }
 
+/** How long a claimed top-up may wait for its charge before the sweep sends it again. */
+export const STALE_CLAIM_MS = 10 * 60_000;
+
+/**
+ * Charges claimed top-ups whose charge never reached Stripe (the instance
+ * stopped between claim and charge): left alone they would stay PENDING and
+ * block the account's top-ups for good. Sending again is safe: Stripe answers
+ * the attempt's idempotency key with the first payment intent, if there was one.
+ */
+export async function resumeStaleAutoTopUps(ctx: BillingContext, gateway: PaymentGateway): Promise<number> {
+  const before = new Date(ctx.now().getTime() - STALE_CLAIM_MS);
+  const stale = await ctx.db.autoTopUp.findMany({
+    where: { status: "PENDING", paymentIntentId: null, createdAt: { lt: before } },
+    include: { mandate: { select: { stripeCustomerId: true } }, account: { select: { userId: true } } },
+    take: 100,
+  });
+  for (const attempt of stale) {
+    if (!attempt.mandate.stripeCustomerId) continue;
+    await chargeAutoTopUp(ctx, gateway, {
+      id: attempt.id,
+      mandateId: attempt.mandateId,
+      accountId: attempt.accountId,
+      userId: attempt.account.userId,
+      amount: new Decimal(attempt.amount.toString()),
+      customerId: attempt.mandate.stripeCustomerId,
+      paymentMethodId: attempt.paymentMethodId,
+    });
+  }
+  return stale.length;
+}
+
 /**
  * Runs automatic top-ups for one instance: asked after every money move that
  * leaves an account below its mark (the autoTopUpWanted event), it claims and
@@ -238,6 +269,8 @@ export function createAutoTopUps(ctx: BillingContext, gateway: PaymentGateway | 
         .finally(() => running.delete(accountId));
       running.set(accountId, job);
     },
+    /** Sends claims that never reached Stripe again (the periodic sweep). */
+    resumeStale: () => (gateway ? resumeStaleAutoTopUps(ctx, gateway) : Promise.resolve(0)),
     /** Resolves when no top-up is being claimed or charged (tests, shutdown). */
     async idle(): Promise<void> {
       while (running.size > 0) await Promise.all(running.values());

@@ -99,7 +99,8 @@ export const TransactionPayload = payloadType<MoneyMoveResult>("TransactionPaylo
   account: t.prismaField({
     type: BillingAccount,
     nullable: true,
-    resolve: (q, p, _args, ctx) => ctx.db.billingAccount.findUnique({ ...q, where: { id: p.accountId ?? "" } }),
+    // A payload with only userErrors has no account: no query.
+    resolve: (q, p, _args, ctx) => (p.accountId ? ctx.db.billingAccount.findUnique({ ...q, where: { id: p.accountId } }) : null),
   }),
 }));
 

@@ -245,6 +245,26 @@ describe("automatic top-up", () => {
     expect(await attemptsOf(s)).toHaveLength(1);
   });
 
+  it("sends a claim that never reached Stripe again, once, with the same idempotency key", async () => {
+    const s = await mandateWithSavedCard();
+    await enable(s);
+    await debit(s, "15.00");
+    await app.autoTopUps.idle();
+    // As if the instance had stopped after the claim: the charge never happened.
+    await app.database.prisma.autoTopUp.updateMany({ where: { mandateId: s.mandateId }, data: { paymentIntentId: null } });
+    const [first] = intentsOf(s);
+    expect(await app.autoTopUps.resumeStale()).toBe(0); // not stale yet
+    app.clock.advance(11 * 60_000);
+    await app.autoTopUps.resumeStale();
+    const intents = intentsOf(s);
+    expect(intents).toHaveLength(2);
+    expect(intents[1].headers["idempotency-key"]).toBe(first.headers["idempotency-key"]);
+    const [attempt] = await attemptsOf(s);
+    expect(attempt.status).toBe("PENDING");
+    expect(attempt.paymentIntentId).toMatch(/^pi_fake_/);
+    expect(await app.autoTopUps.resumeStale()).toBe(0);
+  });
+
   it("never charges beyond the monthly cap, and starts again in the next month", async () => {
     const s = await mandateWithSavedCard();
     await enable(s, { topUpAmount: "50", monthlyCap: "100" });
