@@ -15,8 +15,10 @@
 //   BENCH_WARMUP         warm-up runs per query and path, not counted (default 5)
 //   BENCH_MAX_SECONDS    time bound per measurement; fewer runs are then reported (default 60)
 //
-// Also measured: statisticsFor, the domain function behind the query, without
-// GraphQL, to show where the GraphQL time goes.
+// Also measured, to show where the GraphQL time goes: statisticsFor, the
+// domain function behind the query, without GraphQL; and the floor of any
+// request, a `{ __typename }` query through the same yoga.fetch (auth,
+// parsing, validation, JSON).
 //
 // The transactions are generated in SQL (INSERT ... SELECT generate_series),
 // through the ledger's own guards (the insert check trigger), with sequence
@@ -170,13 +172,17 @@ const pad = (n: number) => String(n).padStart(2, "0");
 const money = (value: string | number) => new Decimal(String(value)).toFixed(6);
 const sharesOf = (list: { key: string; cost: string }[]) => Object.fromEntries(list.map((s) => [s.key, money(s.cost)]));
 
-async function viaGraphql(token: string, v: Variant): Promise<StatisticsResult> {
+async function viaYoga(token: string, query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
   const response = await app!.yoga.fetch("http://bench/graphql", {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: STATISTICS_QUERY, variables: { mandateId: MANDATE, period: v.period, year: v.year, month: v.month } }),
+    body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as {
+  return response.json();
+}
+
+async function viaGraphql(token: string, v: Variant): Promise<StatisticsResult> {
+  const body = (await viaYoga(token, STATISTICS_QUERY, { mandateId: MANDATE, period: v.period, year: v.year, month: v.month })) as {
     data?: { usageStatistics: { data: { periodStart: string; totalCost: string; transactionCount: number; byProvider: { key: string; cost: string }[]; byFeature: { key: string; cost: string }[] }[] } };
     errors?: unknown[];
   };
@@ -373,7 +379,7 @@ async function main(): Promise<number> {
     [MANDATE],
   );
 
-  // GraphQL through the whole stack: yoga, auth, resolvers, Prisma, the rollups.
+  // GraphQL through the whole stack: yoga, auth, resolvers, the rollups.
   app = await createApp(loadConfig({ JWT_SECRET, DATABASE_URL: dbUrl, BILLING_TIME_ZONE: TIME_ZONE }), { database });
   const token = await signToken({ roles: ["SYSADMIN"], userId: "bench-admin" }, JWT_SECRET);
 
@@ -409,6 +415,8 @@ async function main(): Promise<number> {
     const sum = await measure(variants, (v) => viaSqlSum(pool, v));
     results.push({ name, graphql, domain, sum, rows: await rowsScanned(variants), rollupRows: Math.round(perAccount * ACCOUNTS) });
   }
+  log("Measuring the request floor ({ __typename }) ...");
+  const floor = await measure([byMonth[0]], () => viaYoga(token, "{ __typename }"));
 
   // Report.
   const { rows: [version] } = await sqlPool.query<{ server_version: string }>("SHOW server_version");
@@ -443,20 +451,22 @@ async function main(): Promise<number> {
   const busy = (m: Measured) => (m.machineBusy === null ? "n/a" : `${fmt(m.machineBusy * 100)} %`);
   log(
     table(
-      ["query", "rows summed by SUM", "rollup rows read", "statisticsFor p50", "GraphQL Node CPU/run", "machine busy (GraphQL)", "machine busy (SUM)"],
+      ["query", "rows summed by SUM", "rollup rows read", "statisticsFor p50", "statisticsFor CPU/run", "GraphQL Node CPU/run", "machine busy (GraphQL)", "machine busy (SUM)"],
       results.map((r) => [
         r.name,
         fmt(r.rows),
         `~${fmt(r.rollupRows)}`,
         fmt(percentile(r.domain.latencies, 50), 1),
+        fmt(r.domain.cpuMs, 1),
         fmt(r.graphql.cpuMs, 1),
         busy(r.graphql),
         busy(r.sum),
       ]),
-      [false, true, true, true, true, true, true],
+      [false, true, true, true, true, true, true, true],
     ),
   );
-  log("GraphQL: the whole request through yoga.fetch (auth, validation, resolvers, rollups read through Prisma, JSON).");
+  log(`Request floor ({ __typename } through yoga.fetch): p50 ${fmt(percentile(floor.latencies, 50), 1)} ms, Node CPU ${fmt(floor.cpuMs, 1)} ms/run.`);
+  log("GraphQL: the whole request through yoga.fetch (auth, validation, resolvers, rollups summed in SQL, JSON).");
   log("SQL SUM: one GROUP BY GROUPING SETS over the DEBITs of the period (plain node-postgres, same database).");
   log("statisticsFor: the domain function behind the query, without GraphQL (where the GraphQL time goes).");
   log("Machine busy: share of all cores in use during the runs (this process, PostgreSQL and anything else running);");

@@ -1,25 +1,30 @@
 // Usage statistics as charts want them: one point per day of a month, per
 // month of a year, or per year of the last five, with totals. Read from the
-// rollups (a handful of rows), summed over a mandate's accounts when asked
-// for the whole mandate.
-import { Prisma } from "@prisma/client";
-import type { Db } from "../db.js";
+// rollups, summed over a mandate's accounts when asked for the whole mandate.
+//
+// One SQL statement does all the arithmetic (points, totals, shares per
+// provider and feature, their order) and sends back one row per period with
+// debits plus one for the totals; decimals stay exact text end to end. Summing
+// ~300 DAY rollup rows in decimal.js after reading them through Prisma took
+// most of a DAY query's time (bench/README.md, `bench:stats`).
+import { sql, sqlExecutorFor, type Db, type Sql } from "../db.js";
 import { accountKeyFor } from "./accounts.js";
 import type { BillingContext } from "./context.js";
 import { validation } from "./errors.js";
-import { Decimal, ZERO } from "./money.js";
+import { Decimal, formatMoney, ZERO } from "./money.js";
 import type { PeriodType } from "./periods.js";
 import { UNATTRIBUTED } from "./statistics.js";
 
+/** Amounts are exact decimal text, e.g. "12.500000" (numeric in SQL, never a JavaScript number). */
 export interface CostShare {
   key: string;
-  cost: Decimal;
+  cost: string;
 }
 
 export interface StatisticsPoint {
   label: string;
   periodStart: string;
-  totalCost: Decimal;
+  totalCost: string;
   transactionCount: number;
   byProvider: CostShare[];
   byFeature: CostShare[];
@@ -88,85 +93,128 @@ export function periodsOf(period: PeriodType, year: number, month?: number | nul
   });
 }
 
-interface Bucket {
-  total: Decimal;
-  count: number;
-  providers: Map<string, Decimal>;
-  features: Map<string, Decimal>;
+/**
+ * Shares largest first, equal costs by key. `rank` orders the costs (computed
+ * where they were summed); keys are compared here with localeCompare, as
+ * everywhere else, not in the database's collation.
+ */
+function orderShares(shares: (CostShare & { rank: number })[]): CostShare[] {
+  return shares.sort((a, b) => a.rank - b.rank || a.key.localeCompare(b.key)).map(({ key, cost }) => ({ key, cost }));
 }
 
-const emptyBucket = (): Bucket => ({ total: ZERO, count: 0, providers: new Map(), features: new Map() });
-
-function addShares(into: Map<string, Decimal>, shares: Record<string, string> | [string, Decimal][]) {
-  for (const [key, cost] of Array.isArray(shares) ? shares : Object.entries(shares)) {
-    into.set(key, (into.get(key) ?? ZERO).plus(cost));
-  }
+/** One rollup row's shares ({ key: "decimal" }), in that order. */
+export function rollupShares(json: Record<string, string>): CostShare[] {
+  const shares = Object.entries(json).map(([key, cost]) => ({ key, cost, value: new Decimal(cost) }));
+  return orderShares(shares.map((s) => ({ ...s, rank: 1 + shares.filter((o) => o.value.greaterThan(s.value)).length })));
 }
 
-const sharesOf = (map: Map<string, Decimal>): CostShare[] =>
-  [...map.entries()].map(([key, cost]) => ({ key, cost })).sort((a, b) => b.cost.comparedTo(a.cost) || a.key.localeCompare(b.key));
+/** One row of the statement below: a period with debits, or the totals (start null). */
+interface PeriodRow {
+  start: string | null;
+  total: string | null;
+  n: string | null;
+  /** JSON: [["provider" | "feature", key, cost, rank], ...] */
+  shares: string | null;
+}
+
+const ZERO_COST = formatMoney(ZERO);
 
 async function readStatistics(db: Db, q: StatisticsQuery): Promise<Statistics> {
   const periods = periodsOf(q.period, q.year, q.month);
-  const buckets = new Map(periods.map((p) => [p.start, emptyBucket()]));
   const first = periods[0].start;
   const last = periods[periods.length - 1].start;
-  if (q.scope.of === "userDebits") {
-    await sumUserDebits(db, q, q.scope.userId, buckets, first);
-  } else if (q.scope.of === "mandate" || q.scope.accountId) {
-    const rows = await db.usageStatistics.findMany({
-      where: {
-        mandateId: q.mandateId,
-        ...(q.scope.of === "account" ? { accountId: q.scope.accountId! } : {}),
-        periodType: q.period,
-        periodStart: { gte: new Date(`${first}T00:00:00Z`), lte: new Date(`${last}T00:00:00Z`) },
-      },
-    });
-    for (const row of rows) {
-      const bucket = buckets.get(row.periodStart.toISOString().slice(0, 10));
-      if (!bucket) continue;
-      bucket.total = bucket.total.plus(row.totalCost.toString());
-      bucket.count += row.transactionCount;
-      addShares(bucket.providers, row.costByProvider as Record<string, string>);
-      addShares(bucket.features, row.costByFeature as Record<string, string>);
+  const source =
+    q.scope.of === "userDebits"
+      ? userDebits(q, q.scope.userId, first, last)
+      : q.scope.of === "mandate" || q.scope.accountId
+        ? rollups(q, q.scope.of === "account" ? q.scope.accountId : null, first, last)
+        : null;
+  const rows = source ? await query(db, summed(source)) : [];
+  const byStart = new Map(rows.map((row) => [row.start, row]));
+  const figures = (row: PeriodRow | undefined) => {
+    const byProvider: (CostShare & { rank: number })[] = [];
+    const byFeature: typeof byProvider = [];
+    for (const [kind, key, cost, rank] of row?.shares ? (JSON.parse(row.shares) as [string, string, string, number][]) : []) {
+      (kind === "provider" ? byProvider : byFeature).push({ key, cost, rank });
     }
-  }
-  const totals = emptyBucket();
-  const data = periods.map(({ start, label }) => {
-    const b = buckets.get(start)!;
-    totals.total = totals.total.plus(b.total);
-    totals.count += b.count;
-    addShares(totals.providers, [...b.providers.entries()]);
-    addShares(totals.features, [...b.features.entries()]);
-    return { label, periodStart: start, totalCost: b.total, transactionCount: b.count, byProvider: sharesOf(b.providers), byFeature: sharesOf(b.features) };
-  });
+    return {
+      totalCost: row?.total ?? ZERO_COST,
+      transactionCount: row?.n ? Number(row.n) : 0,
+      byProvider: orderShares(byProvider),
+      byFeature: orderShares(byFeature),
+    };
+  };
   return {
-    data,
-    totals: { totalCost: totals.total, transactionCount: totals.count, byProvider: sharesOf(totals.providers), byFeature: sharesOf(totals.features) },
+    data: periods.map(({ start, label }) => ({ label, periodStart: start, ...figures(byStart.get(start)) })),
+    totals: figures(byStart.get(null)),
   };
 }
 
+/** The rollup rows of the mandate (or of one account): one per account and period. */
+function rollups(q: StatisticsQuery, accountId: string | null, first: string, last: string): Sql {
+  const account = accountId ? sql` AND "accountId" = ${accountId}::text` : sql``;
+  return sql`r AS (
+      SELECT "periodStart" AS start, "totalCost", "transactionCount", "costByProvider", "costByFeature"
+        FROM "UsageStatistics"
+       WHERE "mandateId" = ${q.mandateId}::text AND "periodType" = ${q.period}::"PeriodType"
+         AND "periodStart" BETWEEN ${first}::date AND ${last}::date${account}),
+    counts AS (SELECT start, "totalCost" AS total, "transactionCount"::int8 AS n FROM r),
+    items AS (
+      SELECT r.start, 'provider' AS kind, e.key, e.value::numeric AS cost FROM r, jsonb_each_text(r."costByProvider") e
+      UNION ALL
+      SELECT r.start, 'feature', e.key, e.value::numeric FROM r, jsonb_each_text(r."costByFeature") e)`;
+}
+
 /**
- * One user's spend on a shared account has no rollup of its own: sum that
- * user's DEBITs directly (indexed by mandate, user and time).
+ * One user's spend on a shared account has no rollup of its own: that user's
+ * DEBITs, summed directly (indexed by mandate, user and time), in the periods
+ * of the billing time zone.
  */
-async function sumUserDebits(db: Db, q: StatisticsQuery, userId: string, buckets: Map<string, Bucket>, first: string) {
-  const truncate = q.period === "DAY" ? "day" : q.period === "MONTH" ? "month" : "year";
-  const rows = await db.$queryRaw<{ start: string; provider: string; feature: string; total: Prisma.Decimal; n: bigint }[]>`
-    SELECT to_char(date_trunc(${truncate}, ("createdAt" AT TIME ZONE 'UTC') AT TIME ZONE ${q.timeZone}), 'YYYY-MM-DD') AS start,
-           coalesce("aicoreProvider", ${UNATTRIBUTED}) AS provider, coalesce("featureCode", ${UNATTRIBUTED}) AS feature,
-           sum("amount") AS total, count(*) AS n
-      FROM "Transaction"
-     WHERE "mandateId" = ${q.mandateId} AND "createdByUserId" = ${userId} AND "transactionType" = 'DEBIT'
-       AND "createdAt" >= (${first}::timestamp AT TIME ZONE ${q.timeZone}) AT TIME ZONE 'UTC' - interval '1 day'
-     GROUP BY 1, 2, 3`;
-  for (const row of rows) {
-    const bucket = buckets.get(row.start);
-    if (!bucket) continue;
-    const cost = new Decimal(row.total.toString());
-    bucket.total = bucket.total.plus(cost);
-    bucket.count += Number(row.n);
-    addShares(bucket.providers, [[row.provider, cost]]);
-    addShares(bucket.features, [[row.feature, cost]]);
-  }
+function userDebits(q: StatisticsQuery, userId: string, first: string, last: string): Sql {
+  const unit = q.period === "DAY" ? "day" : q.period === "MONTH" ? "month" : "year";
+  const tz = q.timeZone;
+  return sql`d AS (
+      SELECT start, provider, feature, sum(amount) AS cost, count(*) AS n
+        FROM (SELECT date_trunc(${unit}::text, ("createdAt" AT TIME ZONE 'UTC') AT TIME ZONE ${tz}::text)::date AS start,
+                     coalesce("aicoreProvider", ${UNATTRIBUTED}::text) AS provider,
+                     coalesce("featureCode", ${UNATTRIBUTED}::text) AS feature, "amount"
+                FROM "Transaction"
+               WHERE "mandateId" = ${q.mandateId}::text AND "createdByUserId" = ${userId}::text AND "transactionType" = 'DEBIT'
+                 AND "createdAt" >= (${first}::timestamp AT TIME ZONE ${tz}::text) AT TIME ZONE 'UTC' - interval '1 day'
+                 AND "createdAt" < ((${last}::date + ${`1 ${unit}`}::interval)::timestamp AT TIME ZONE ${tz}::text) AT TIME ZONE 'UTC' + interval '1 day') t
+       WHERE start BETWEEN ${first}::date AND ${last}::date
+       GROUP BY 1, 2, 3),
+    counts AS (SELECT start, cost AS total, n FROM d),
+    items AS (SELECT start, 'provider' AS kind, provider AS key, cost FROM d UNION ALL SELECT start, 'feature', feature, cost FROM d)`;
+}
+
+/**
+ * Sums per period and in total (GROUPING SETS: the totals row has start
+ * NULL), with the shares of each as one JSON list ranked by cost. `source`
+ * defines "counts" (start, total, n) and "items" (start, kind, key, cost),
+ * starts within the chart: rollups() or userDebits().
+ */
+function summed(source: Sql): Sql {
+  return sql`WITH ${source},
+    totals AS (SELECT start, sum(total) AS total, sum(n) AS n FROM counts GROUP BY GROUPING SETS ((start), ())),
+    shares AS (SELECT start, kind, key, sum(cost) AS cost FROM items GROUP BY GROUPING SETS ((start, kind, key), (kind, key))),
+    lists AS (
+      SELECT start, json_agg(json_build_array(kind, key, cost::text, rank)) AS shares
+        FROM (SELECT start, kind, key, cost, dense_rank() OVER (PARTITION BY start, kind ORDER BY cost DESC) AS rank FROM shares) s
+       GROUP BY start)
+    SELECT to_char(t.start, 'YYYY-MM-DD') AS start, t.total::text AS total, t.n::text AS n, l.shares::text AS shares
+      FROM totals t LEFT JOIN lists l ON l.start IS NOT DISTINCT FROM t.start`;
+}
+
+/**
+ * Through the raw SQL executor, not Prisma: the statement rides with BEGIN in
+ * one message (prepared from its second use), COMMIT in a second, and none of
+ * Prisma's per-call work. JIT off: the planner guesses 100 rows per
+ * jsonb_each_text, so a mandate with many accounts would cross
+ * jit_above_cost and spend tens of milliseconds compiling a query that runs
+ * in a few.
+ */
+async function query(db: Db, statement: Sql): Promise<PeriodRow[]> {
+  const [, rows] = await sqlExecutorFor(db).transaction((t) => t.query(sql`SELECT set_config('jit', 'off', true)`, statement));
+  return rows as unknown as PeriodRow[];
 }

@@ -1,4 +1,4 @@
-import { Decimal, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/index.js";
+import { rollupShares, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/index.js";
 import { builder } from "../builder.js";
 import { PeriodType } from "./enums.js";
 import { can } from "../auth.js";
@@ -9,11 +9,7 @@ const CostShare = builder.objectRef<Share>("CostShare").implement({
 });
 
 /** JSON rollup shares { key: "decimal" } as a list, largest first. */
-function shares(json: unknown): Share[] {
-  return Object.entries((json ?? {}) as Record<string, string>)
-    .map(([key, cost]) => ({ key, cost: new Decimal(cost) }))
-    .sort((a, b) => b.cost.comparedTo(a.cost) || a.key.localeCompare(b.key));
-}
+const shares = (json: unknown): Share[] => rollupShares((json ?? {}) as Record<string, string>);
 
 builder.prismaObject("UsageStatistics", {
   fields: (t) => ({
