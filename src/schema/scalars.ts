@@ -6,6 +6,8 @@ import { builder } from "../builder.js";
 import { Decimal, formatMoney, MONEY_SCALE } from "../billing/index.js";
 
 const DECIMAL_TEXT = /^[+-]?\d+(\.\d+)?$/;
+/** Already in the output form (what the database and formatMoney produce): passed through unparsed. */
+const MONEY_TEXT = /^-?\d+\.\d{6}$/;
 
 function parseDecimal(value: unknown): Decimal {
   if (typeof value === "number") {
@@ -33,7 +35,7 @@ function literal(ast: ValueNode): unknown {
 builder.scalarType("Decimal", {
   description:
     'Exact decimal, serialized as a string such as "12.500000". Inputs take a string or an integer; more than 6 fractional digits is an error, never a silent rounding.',
-  serialize: (value) => formatMoney(value as Decimal),
+  serialize: (value) => (typeof value === "string" && MONEY_TEXT.test(value) ? value : formatMoney(value as Decimal)),
   parseValue: parseDecimal,
   parseLiteral: (ast) => parseDecimal(literal(ast)),
 });
