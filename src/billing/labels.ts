@@ -57,6 +57,28 @@ const MODELS: { model: string; label: [string, string]; fields: Labels }[] = [
       notifyEmails: ["Notification emails", "Benachrichtigungs-E-Mails"],
       notifyOnWarning: ["Notify on low balance", "Bei tiefem Guthaben benachrichtigen"],
       allowedProviders: ["Allowed providers", "Erlaubte Anbieter"],
+      autoTopUp: ["Automatic top-up", "Automatische Aufladung"],
+    },
+  },
+  {
+    model: "AutoTopUpSettings",
+    label: ["Automatic top-up", "Automatische Aufladung"],
+    fields: {
+      enabled: ["Enabled", "Aktiviert"],
+      belowAmount: ["Top up below (CHF)", "Aufladen unter (CHF)"],
+      topUpAmount: ["Top-up amount (CHF)", "Aufladebetrag (CHF)"],
+      monthlyCap: ["Monthly cap (CHF)", "Monatliches Maximum (CHF)"],
+      paymentMethodSaved: ["Card saved", "Karte hinterlegt"],
+    },
+  },
+  {
+    model: "AutoTopUp",
+    label: ["Automatic top-up", "Automatische Aufladung"],
+    fields: {
+      amount: ["Amount", "Betrag"],
+      status: ["Status", "Status"],
+      failureMessage: ["Reason for failure", "Fehlergrund"],
+      createdAt: ["Date", "Datum"],
     },
   },
   {

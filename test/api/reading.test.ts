@@ -206,6 +206,15 @@ describe("prices, quotes, labels", () => {
     expect(balanceDe.label).toBe("Guthaben");
     expect(de.data.modelLabels.map((m: any) => m.fields.length)).toEqual(en.data.modelLabels.map((m: any) => m.fields.length));
   });
+
+  it("labels only types and fields the API has", async () => {
+    const labels = await app.gql(`{ modelLabels(locale: EN) { model fields { field } } }`, {}, ADMIN());
+    for (const { model, fields } of labels.data.modelLabels as { model: string; fields: { field: string }[] }[]) {
+      const type = await app.gql(`query($name: String!) { __type(name: $name) { fields { name } } }`, { name: model }, ADMIN());
+      const known = new Set((type.data.__type?.fields ?? []).map((f: { name: string }) => f.name));
+      expect(fields.map((f) => f.field).filter((f) => !known.has(f)), model).toEqual([]);
+    }
+  });
 });
 
 describe("mandates and accounts", () => {
