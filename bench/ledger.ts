@@ -101,7 +101,9 @@ function statementLabel(sql: string): string {
   if (writes.length > 0) return unique(writes).join(" + ");
   // Tables are quoted (Saldo) or bench_ (baseline); other names are CTEs and aliases.
   const tables = unique([...text.matchAll(/\b(?:FROM|JOIN)\s+(?:"(\w+)"|(bench_\w+))/gi)].map((m) => m[1] ?? m[2]));
-  return `SELECT ${tables.join(", ")}${/FOR UPDATE/i.test(text) ? " FOR UPDATE" : ""}`;
+  const lock = /\bFOR (NO KEY UPDATE|UPDATE)\b/i.exec(text);
+  const queue = /pg_advisory_xact_lock/i.test(text) ? " (queued)" : "";
+  return `SELECT ${tables.join(", ")}${lock ? ` FOR ${lock[1].toUpperCase()}` : ""}${queue}`;
 }
 
 /**
