@@ -7,7 +7,7 @@ import { notFound, validation } from "./errors.js";
 import { ZERO, type Decimal } from "./money.js";
 import { lockAndRead } from "./store.js";
 
-/** An account row read under `FOR UPDATE`, with the sum of its live holds. */
+/** An account row read under its row lock (store.ts), with the sum of its live holds. */
 export interface LockedAccount {
   id: string;
   mandateId: string;
