@@ -112,6 +112,7 @@ function statementLabel(sql: string): string {
  * The label of a message lists its statements, EXECUTEs by what they run.
  */
 const prepared = new Map<string, string>();
+const PREPARE_MESSAGE = /(^|;\n)PREPARE /;
 
 function messageLabel(sql: string): string {
   return sql
@@ -137,9 +138,14 @@ function messageLabel(sql: string): string {
   proto.query = function (this: unknown, ...args: unknown[]) {
     const first = args[0];
     const sql = typeof first === "string" ? first : ((first as { text?: string } | undefined)?.text ?? "?");
-    // Always read PREPAREs: a connection prepares its statements once, often before profiling starts.
+    if (!profile.on) {
+      // Always read PREPAREs: a connection prepares its statements once, often
+      // before profiling starts. Nothing else while measuring: labelling every
+      // message cost Saldo's side (long messages) ~0.07 ms of CPU per debit.
+      if (PREPARE_MESSAGE.test(sql)) messageLabel(sql);
+      return original.apply(this, args);
+    }
     const label = messageLabel(sql);
-    if (!profile.on) return original.apply(this, args);
     const started = performance.now();
     const record = () => {
       const ms = performance.now() - started;
