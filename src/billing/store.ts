@@ -278,23 +278,51 @@ const changedAccounts = new WeakMap<SqlTransaction, Set<LockedAccount>>();
  * Marks the locked account as changed in this transaction. Its final state
  * (everything the rules may change: balance, sequence, top-up base, warning,
  * limits) is written once, with COMMIT, from the values computed under the
- * lock: one UPDATE however many changes the operation made.
+ * lock: one UPDATE however many changes the operation made. Columns other
+ * than balance and sequence are written only when they differ from what was
+ * read (a debit leaves them alone): each value costs the server a parameter
+ * to parse and convert on every EXECUTE.
  */
 export function accountChanged(t: SqlTransaction, account: LockedAccount, now: Date): void {
   const changed = changedAccounts.get(t) ?? new Set<LockedAccount>();
   changedAccounts.set(t, changed);
   if (changed.has(account)) return;
   changed.add(account);
-  t.defer(
-    () => sql`UPDATE "BillingAccount" SET "balance" = ${formatMoney(account.balance)}::numeric,
-        "sequence" = ${text(account.sequence)}::int, "lastTopUpBalance" = ${optionalMoney(account.lastTopUpBalance)}::numeric,
-        "isWarning" = ${text(account.isWarning)}::boolean, "lastWarningAt" = ${optionalIso(account.lastWarningAt)}::timestamp(3),
-        "creditLimit" = ${optionalMoney(account.creditLimit)}::numeric,
-        "warningThreshold" = ${optionalMoney(account.warningThreshold)}::numeric, "enabled" = ${text(account.enabled)}::boolean,
-        "updatedAt" = ${iso(now)}::timestamp(3)
-      WHERE "id" = ${account.id}::text`,
-  );
+  t.defer(() => {
+    const read = columnsAsRead.get(account);
+    const current = accountColumns(account);
+    const sets = (Object.keys(current) as (keyof AccountColumns)[])
+      .filter((column) => !read || read[column] !== current[column])
+      .map((column) => sql`, ${rawSql(`"${column}"`)} = ${current[column]}::${rawSql(ACCOUNT_COLUMN_TYPES[column])}`);
+    return sql`UPDATE "BillingAccount" SET "balance" = ${formatMoney(account.balance)}::numeric,
+        "sequence" = ${text(account.sequence)}::int${joinSql(sets, "")}, "updatedAt" = ${iso(now)}::timestamp(3)
+      WHERE "id" = ${account.id}::text`;
+  });
 }
+
+/** The columns of an account the rules change rarely, as the text written for them. */
+type AccountColumns = ReturnType<typeof accountColumns>;
+
+const accountColumns = (account: LockedAccount) => ({
+  lastTopUpBalance: optionalMoney(account.lastTopUpBalance),
+  isWarning: text(account.isWarning),
+  lastWarningAt: optionalIso(account.lastWarningAt),
+  creditLimit: optionalMoney(account.creditLimit),
+  warningThreshold: optionalMoney(account.warningThreshold),
+  enabled: text(account.enabled),
+});
+
+const ACCOUNT_COLUMN_TYPES: Record<keyof AccountColumns, string> = {
+  lastTopUpBalance: "numeric",
+  isWarning: "boolean",
+  lastWarningAt: "timestamp(3)",
+  creditLimit: "numeric",
+  warningThreshold: "numeric",
+  enabled: "boolean",
+};
+
+/** What each locked account's rarely changed columns held when read (see accountChanged). */
+const columnsAsRead = new WeakMap<LockedAccount, AccountColumns>();
 
 export interface RollupDebit {
   accountId: string;
@@ -312,14 +340,16 @@ export interface RollupDebit {
  * in SQL and kept as decimal strings inside JSON: exact, never floats.
  */
 export function addToRollups(t: SqlTransaction, d: RollupDebit): void {
-  const rows = (["DAY", "MONTH", "YEAR"] as const).map(
-    (period) => sql`(gen_random_uuid()::text, ${d.accountId}::text, ${d.mandateId}::text, ${period}::"PeriodType",
-      ${d.starts[period]}::date, ${d.cost}::numeric, 1, jsonb_build_object(${d.provider}::text, ${d.cost}::text),
-      jsonb_build_object(${d.feature}::text, ${d.cost}::text), now())`,
-  );
+  // Each value is sent once (the server parses and converts every parameter
+  // of every EXECUTE: ~1 µs each), the three periods join them as rows.
   t.defer(sql`INSERT INTO "UsageStatistics" AS s ("id", "accountId", "mandateId", "periodType", "periodStart",
       "totalCost", "transactionCount", "costByProvider", "costByFeature", "updatedAt")
-    VALUES ${joinSql(rows, ", ")}
+    SELECT gen_random_uuid()::text, d."accountId", d."mandateId", p."periodType", p."periodStart", d."cost", 1,
+      jsonb_build_object(d."provider", d."cost"::text), jsonb_build_object(d."feature", d."cost"::text), now()
+    FROM (SELECT ${d.accountId}::text AS "accountId", ${d.mandateId}::text AS "mandateId", ${d.cost}::numeric AS "cost",
+            ${d.provider}::text AS "provider", ${d.feature}::text AS "feature") d
+    CROSS JOIN (VALUES ('DAY'::"PeriodType", ${d.starts.DAY}::date), ('MONTH', ${d.starts.MONTH}::date),
+      ('YEAR', ${d.starts.YEAR}::date)) p("periodType", "periodStart")
     ON CONFLICT ("accountId", "periodType", "periodStart") DO UPDATE SET
       "totalCost" = s."totalCost" + EXCLUDED."totalCost",
       "transactionCount" = s."transactionCount" + 1,
@@ -365,7 +395,7 @@ const optionalDate = (value: unknown) => (value === null ? null : date(value));
 const optionalNumber = (value: unknown) => (value === null ? null : Number(value));
 
 function toAccount(row: SqlRow): LockedAccount {
-  return {
+  const account: LockedAccount = {
     id: row.id as string,
     mandateId: row.mandateId as string,
     userId: row.userId as string | null,
@@ -380,6 +410,8 @@ function toAccount(row: SqlRow): LockedAccount {
     enabled: row.enabled as boolean,
     held: money(row, "held"),
   };
+  columnsAsRead.set(account, accountColumns(account));
+  return account;
 }
 
 function toSettings(row: SqlRow): Settings {
