@@ -14,7 +14,7 @@ import { failAutoTopUp } from "./autotopup.js";
 import { inSqlTransaction, type BillingContext } from "./context.js";
 import { BillingError } from "./errors.js";
 import { adjustAccount, creditAccount } from "./ledger.js";
-import { Decimal, formatMoney } from "./money.js";
+import { Decimal } from "./money.js";
 
 export interface StripeEventLike {
   id: string;
@@ -121,64 +121,82 @@ async function applyCheckout(ctx: BillingContext, event: StripeEventLike, sessio
   if (event.type === "checkout.session.completed" && session.payment_status !== "paid") {
     return ignore(ctx, event, `checkout session ${session.id} is ${session.payment_status ?? "unknown"}, not paid yet`);
   }
-  if ((session.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `checkout session ${session.id} is in ${session.currency}, not CHF`);
-  if (!Number.isSafeInteger(session.amount_total) || (session.amount_total as number) <= 0) {
-    return ignore(ctx, event, `checkout session ${session.id} has no positive amount_total`);
-  }
-  const amount = new Decimal(session.amount_total as number).dividedBy(100);
   const declared = session.metadata?.amount;
-  if (declared !== undefined && !safeEquals(declared, amount)) {
+  if (declared !== undefined && Number.isSafeInteger(session.amount_total) && !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))) {
     // Stripe's amount is what was paid; a mismatch means the session was not
     // created as Saldo asked. Credit what was paid, and say so.
-    console.warn(`[stripe] checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${formatMoney(amount)} CHF; crediting what was paid`);
+    console.warn(`[stripe] checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
   }
-  const payer = await payerOf(ctx, session.metadata?.accountId);
-  if (!payer) return ignore(ctx, event, `checkout session ${session.id} names no known Saldo account (metadata.accountId=${session.metadata?.accountId ?? "none"})`);
-  const result = await creditAccount(
-    ctx,
-    {
-      ...payer,
-      amount,
-      description: "Stripe payment",
-      referenceType: "PAYMENT",
-      referenceId: session.id,
-      idempotencyKey: `stripe:checkout:${session.id}`,
-    },
-    { alsoWrite: (transaction) => [recordEvent(event, transaction)] },
-  );
-  warnIfMoved(result.accountId, session.metadata?.accountId, session.id);
-  return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
+  return creditPayment(ctx, event, {
+    what: `checkout session ${session.id}`,
+    stripeId: session.id,
+    currency: session.currency,
+    amountRappen: session.amount_total,
+    metadata: session.metadata,
+    description: "Stripe payment",
+    idempotencyKey: `stripe:checkout:${session.id}`,
+  });
 }
 
 /** An automatic top-up was paid: credited once per payment intent, the attempt closed with it. */
 async function applyAutoTopUpPaid(ctx: BillingContext, event: StripeEventLike, intent: PaymentIntentLike): Promise<StripeEventResult> {
-  const autoTopUpId = intent.metadata!.autoTopUpId;
-  if ((intent.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `payment intent ${intent.id} is in ${intent.currency}, not CHF`);
-  const received = intent.amount_received ?? intent.amount;
-  if (!Number.isSafeInteger(received) || (received as number) <= 0) return ignore(ctx, event, `payment intent ${intent.id} received no positive amount`);
-  const payer = await payerOf(ctx, intent.metadata?.accountId);
-  if (!payer) return ignore(ctx, event, `payment intent ${intent.id} names no known Saldo account (metadata.accountId=${intent.metadata?.accountId ?? "none"})`);
+  return creditPayment(ctx, event, {
+    what: `payment intent ${intent.id}`,
+    stripeId: intent.id,
+    currency: intent.currency,
+    amountRappen: intent.amount_received ?? intent.amount,
+    metadata: intent.metadata,
+    description: "Automatic top-up (Stripe)",
+    idempotencyKey: `stripe:payment_intent:${intent.id}`,
+    // Also when the attempt was closed as FAILED (Stripe unreachable at the time): the money arrived.
+    alsoWrite: (transaction) => [
+      sql`UPDATE "AutoTopUp" SET "status" = 'SUCCEEDED', "paymentIntentId" = ${intent.id}::text, "transactionId" = ${transaction?.id ?? null}::text,
+            "failureMessage" = NULL, "closedAt" = ${ctx.now().toISOString()}::timestamp(3)
+          WHERE "id" = ${intent.metadata!.autoTopUpId}::text AND "status" <> 'SUCCEEDED'`,
+    ],
+  });
+}
+
+interface StripePayment {
+  /** How log lines name it ("checkout session cs_..."). */
+  what: string;
+  /** The Stripe object the credit references. */
+  stripeId: string;
+  currency?: string | null;
+  amountRappen?: number | null;
+  metadata?: Record<string, string> | null;
+  description: string;
+  idempotencyKey: string;
+  /** More writes that commit with the credit (besides the event id). */
+  alsoWrite?: (transaction: Transaction | null) => Sql[];
+}
+
+/**
+ * A paid Stripe payment becomes one PAYMENT credit on the account its
+ * metadata names, with the event id (and `alsoWrite`) in the same database
+ * transaction; what cannot be booked is recorded and logged.
+ */
+async function creditPayment(ctx: BillingContext, event: StripeEventLike, payment: StripePayment): Promise<StripeEventResult> {
+  if ((payment.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `${payment.what} is in ${payment.currency}, not CHF`);
+  if (!Number.isSafeInteger(payment.amountRappen) || (payment.amountRappen as number) <= 0) {
+    return ignore(ctx, event, `${payment.what} has no positive amount`);
+  }
+  const named = payment.metadata?.accountId;
+  const payer = await payerOf(ctx, named);
+  if (!payer) return ignore(ctx, event, `${payment.what} names no known Saldo account (metadata.accountId=${named ?? "none"})`);
   const result = await creditAccount(
     ctx,
     {
       ...payer,
-      amount: new Decimal(received as number).dividedBy(100),
-      description: "Automatic top-up (Stripe)",
+      amount: new Decimal(payment.amountRappen as number).dividedBy(100),
+      description: payment.description,
       referenceType: "PAYMENT",
-      referenceId: intent.id,
-      idempotencyKey: `stripe:payment_intent:${intent.id}`,
+      referenceId: payment.stripeId,
+      idempotencyKey: payment.idempotencyKey,
     },
-    {
-      alsoWrite: (transaction) => [
-        recordEvent(event, transaction),
-        // Also when the attempt was closed as FAILED (Stripe unreachable at the time): the money arrived.
-        sql`UPDATE "AutoTopUp" SET "status" = 'SUCCEEDED', "paymentIntentId" = ${intent.id}::text, "transactionId" = ${transaction?.id ?? null}::text,
-              "failureMessage" = NULL, "closedAt" = ${ctx.now().toISOString()}::timestamp(3)
-            WHERE "id" = ${autoTopUpId}::text AND "status" <> 'SUCCEEDED'`,
-      ],
-    },
+    { alsoWrite: (transaction) => [recordEvent(event, transaction), ...(payment.alsoWrite?.(transaction) ?? [])] },
   );
-  warnIfMoved(result.accountId, intent.metadata?.accountId, intent.id);
+  warnIfMoved(result.accountId, named, payment.stripeId);
   return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
 }
 
