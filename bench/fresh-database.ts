@@ -96,3 +96,24 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | und
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Runs a benchmark's main and exits with its code: 1 on an error; the
+ * connections closed and the database dropped on every path (a signal's
+ * handler does both itself and exits).
+ */
+export async function runBenchmark(fresh: FreshDatabase, main: () => Promise<number>, closeAll: () => Promise<void>): Promise<void> {
+  let exitCode = 1;
+  try {
+    exitCode = await main();
+  } catch (error) {
+    if (!fresh.aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+    exitCode = 1;
+  } finally {
+    if (!fresh.aborted) {
+      await closeAll();
+      await fresh.drop();
+    }
+  }
+  if (!fresh.aborted) process.exit(exitCode);
+}

@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { openDatabase, type Database } from "../src/db.js";
-import { freshDatabase, withTimeout } from "./fresh-database.js";
+import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
 import {
   createBillingContext,
   creditAccount,
@@ -650,16 +650,4 @@ async function serverVersion(pool: pg.Pool): Promise<string> {
   return rows[0].server_version;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (error) {
-  if (!fresh.aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
-  exitCode = 1;
-} finally {
-  if (!fresh.aborted) {
-    await closeAll();
-    await fresh.drop();
-  }
-}
-if (!fresh.aborted) process.exit(exitCode);
+await runBenchmark(fresh, main, closeAll);

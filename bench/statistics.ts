@@ -37,7 +37,7 @@ import { createBillingContext, creditAccount, Decimal, statisticsFor, updateSett
 import { rebuildRollups } from "../src/billing/rebuild.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db.js";
-import { freshDatabase, withTimeout } from "./fresh-database.js";
+import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
 
 // ---------------------------------------------------------------- settings
 
@@ -495,16 +495,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (error) {
-  if (!fresh.aborted) console.error("Benchmark failed:", error instanceof Error ? (error.stack ?? error.message) : error);
-  exitCode = 1;
-} finally {
-  if (!fresh.aborted) {
-    await closeAll();
-    await fresh.drop();
-  }
-}
-if (!fresh.aborted) process.exit(exitCode);
+await runBenchmark(fresh, main, closeAll);
