@@ -17,6 +17,13 @@ export const Mandate = builder.prismaObject("Mandate", {
       onNull: "error",
       authScopes: (mandate) => ({ mandateAdmin: mandate.id }),
     }),
+    autoTopUps: t.relation("autoTopUps", {
+      description: "The mandate's latest automatic top-ups, newest first (first: at most 100).",
+      args: { first: t.arg.int({ defaultValue: 10 }) },
+      // Loaded with the mandate's own query (no query per mandate in a list).
+      query: (args) => ({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(Math.max(args.first ?? 10, 0), 100) }),
+      authScopes: (mandate) => ({ mandateAdmin: mandate.id }),
+    }),
   }),
 });
 

@@ -33,7 +33,6 @@ export const AutoTopUp = builder.prismaObject("AutoTopUp", {
 });
 
 interface AutoTopUpView {
-  mandateId: string;
   enabled: boolean;
   belowAmount: Prisma.Decimal | null;
   topUpAmount: Prisma.Decimal | null;
@@ -43,7 +42,7 @@ interface AutoTopUpView {
 
 const AutoTopUpSettings = builder.objectRef<AutoTopUpView>("AutoTopUpSettings").implement({
   description:
-    "When what an account may spend falls below belowAmount, the mandate's saved card is charged topUpAmount, one payment at a time and at most monthlyCap per calendar month.",
+    "When what an account may spend falls below belowAmount, the mandate's saved card is charged topUpAmount, one payment at a time and at most monthlyCap per calendar month. The attempts: Mandate.autoTopUps.",
   fields: (t) => ({
     enabled: t.exposeBoolean("enabled"),
     belowAmount: t.expose("belowAmount", { type: "Decimal", nullable: true }),
@@ -51,18 +50,6 @@ const AutoTopUpSettings = builder.objectRef<AutoTopUpView>("AutoTopUpSettings").
     monthlyCap: t.expose("monthlyCap", { type: "Decimal", nullable: true }),
     paymentMethodSaved: t.exposeBoolean("paymentMethodSaved", {
       description: "Whether a card is saved (by a checkout top-up); automatic top-up can only be enabled then.",
-    }),
-    recentAttempts: t.prismaField({
-      type: ["AutoTopUp"],
-      args: { first: t.arg.int({ defaultValue: 10 }) },
-      description: "The latest automatic top-ups of the mandate, newest first (at most 100).",
-      resolve: (query, view, args, ctx) =>
-        ctx.db.autoTopUp.findMany({
-          ...query,
-          where: { mandateId: view.mandateId },
-          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-          take: Math.min(Math.max(args.first ?? 10, 0), 100),
-        }),
     }),
   }),
 });
@@ -90,7 +77,6 @@ export const Settings = builder.prismaObject("Settings", {
       type: AutoTopUpSettings,
       select: { mandate: { select: { stripePaymentMethodId: true } } },
       resolve: (settings) => ({
-        mandateId: settings.mandateId,
         enabled: settings.autoTopUpEnabled,
         belowAmount: settings.autoTopUpBelow,
         topUpAmount: settings.autoTopUpAmount,

@@ -180,6 +180,12 @@ describe("automatic top-up settings", () => {
       { roles: ["USER"], mandateIds: [s.mandateId], userId: "u1" },
     );
     expect(res.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    const attempts = await app.gql(
+      `query($id: ID!) { mandate(id: $id) { id autoTopUps { status } } }`,
+      { id: s.mandateId },
+      { roles: ["USER"], mandateIds: [s.mandateId], userId: "u1" },
+    );
+    expect(attempts.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 });
 
@@ -329,11 +335,11 @@ describe("automatic top-up", () => {
     expect((await attemptsOf(s)).map((a) => a.status)).toEqual(["FAILED", "PENDING"]);
 
     const recent = await app.gql(
-      `query($id: ID!) { settings(mandateId: $id) { autoTopUp { recentAttempts(first: 5) { status amount failureMessage } } } }`,
+      `query($id: ID!) { mandate(id: $id) { autoTopUps(first: 5) { status amount failureMessage } } }`,
       { id: s.mandateId },
       s.admin,
     );
-    expect(recent.data.settings.autoTopUp.recentAttempts).toEqual([
+    expect(recent.data.mandate.autoTopUps).toEqual([
       { status: "PENDING", amount: "50.000000", failureMessage: null },
       { status: "FAILED", amount: "50.000000", failureMessage: "Your card has insufficient funds." },
     ]);
