@@ -8,8 +8,8 @@
 // Environment (all optional):
 //   BENCH_DATABASE_URL   server to use (default postgresql://postgres@127.0.0.1:5432/postgres);
 //                        a fresh database is created on it and dropped WITH (FORCE) at the end
-//   BENCH_OPS            operations per measurement (default 4000)
-//   BENCH_WARMUP         warm-up operations per path, not counted (default 300)
+//   BENCH_OPS            operations per measurement (default 10000)
+//   BENCH_WARMUP         warm-up operations per path, not counted (default 3000)
 //   BENCH_WORKERS        concurrent workers, also the size of both pools (default 32)
 //   BENCH_MAX_SECONDS    time bound per Saldo measurement; the baseline then runs
 //                        as many operations as Saldo completed (default 60)
@@ -34,8 +34,8 @@ import {
 // ---------------------------------------------------------------- settings
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
-const OPS = intEnv("BENCH_OPS", 4000, 1);
-const WARMUP = intEnv("BENCH_WARMUP", 300, 0);
+const OPS = intEnv("BENCH_OPS", 10000, 1);
+const WARMUP = intEnv("BENCH_WARMUP", 3000, 0);
 const WORKERS = intEnv("BENCH_WORKERS", 32, 1);
 const MAX_SECONDS = intEnv("BENCH_MAX_SECONDS", 60, 1);
 const PROFILE_OPS = intEnv("BENCH_PROFILE_OPS", 200, 0);
@@ -511,11 +511,18 @@ async function main(): Promise<number> {
   const results: { scenario: Scenario; saldo: Run; baseline: Run; ids: [string, string] }[] = [];
   const maxLedgerId = async (pool: pg.Pool) =>
     (await pool.query<{ max: string }>(`SELECT coalesce(max(id), 0)::text AS max FROM bench_ledger`)).rows[0].max;
+  // Each measurement starts right after a checkpoint:
+  // the first change of a page after a checkpoint writes the whole page to
+  // the WAL, so a checkpoint falling inside one path's run would slow that
+  // path alone.
+  const checkpoint = () => basePool!.query("CHECKPOINT").catch((error: Error) => log(`  (no CHECKPOINT: ${error.message})`));
   for (const scenario of scenarios) {
     log(`Measuring ${scenario.label} ...`);
+    await checkpoint();
     const saldo = await runWorkers(OPS, WORKERS, MAX_SECONDS, saldoOp(ctx, scenario, `bench-${scenario.id}`));
     if (saldo.ops < OPS) log(`  Saldo stopped after ${MAX_SECONDS} s at ${saldo.ops} ops; the baseline runs as many.`);
     const before = await maxLedgerId(basePool);
+    await checkpoint();
     const baseline = await runWorkers(saldo.ops, WORKERS, 600, baselineOp(basePool, scenario));
     results.push({ scenario, saldo, baseline, ids: [before, await maxLedgerId(basePool)] });
   }
