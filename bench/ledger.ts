@@ -14,18 +14,25 @@
 //   BENCH_MAX_SECONDS    time bound per Saldo measurement; the baseline then runs
 //                        as many operations as Saldo completed (default 60)
 //   BENCH_PROFILE_OPS    sequential recordUsage calls of the round-trip profile (default 200, 0 = off)
+//   BENCH_DESIGNS        1 = also measure two designs on (a), next to a baseline of their own
+//                        (see "Design probes" below and bench/README.md)
 //
 // It is a report, not a test: it exits 0 when a ratio is below the target and
 // non-zero only when something fails (including the correctness checks).
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { Prisma } from "@prisma/client";
 import pg from "pg";
-import { openDatabase, type Database } from "../src/db.js";
+import { openDatabase, sqlExecutorFor, type Database } from "../src/db.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
+import { accountKeysByModel } from "../src/billing/accounts.js";
+import { accountChanged, addToRollups, insertEntry, lockAndRead } from "../src/billing/store.js";
 import {
   createBillingContext,
   creditAccount,
   Decimal,
+  periodStarts,
   recordUsage,
   upsertMandate,
   type BillingContext,
@@ -39,6 +46,7 @@ const WARMUP = intEnv("BENCH_WARMUP", 3000, 0);
 const WORKERS = intEnv("BENCH_WORKERS", 32, 1);
 const MAX_SECONDS = intEnv("BENCH_MAX_SECONDS", 60, 1);
 const PROFILE_OPS = intEnv("BENCH_PROFILE_OPS", 200, 0);
+const DESIGNS = intEnv("BENCH_DESIGNS", 0, 0) > 0;
 const ACCOUNTS = 100;
 const COST = "0.001234";
 const CREDIT = "1000000";
@@ -304,6 +312,95 @@ function baselineOp(pool: pg.Pool, scenario: Scenario) {
   };
 }
 
+// ---------------------------------------------------------- design probes
+// BENCH_DESIGNS=1: what the debit would cost in two other shapes, to decide
+// where the remaining distance to the baseline in (a) can come from. Neither
+// is Saldo's code path; both book real debits on the (a) mandates (counted
+// in the correctness checks).
+//
+// - "statements only": Saldo's own SQL (src/billing/store.ts: the lock and
+//   read, then the ledger row, the account and the rollups with COMMIT)
+//   with the least TypeScript between them: no validation, idempotency
+//   hash, rules, warnings or events. The floor of the current design.
+// - "one SQL call": a PL/pgSQL prototype, created in the benchmark's own
+//   database only, that locks, reads, checks what may be spent and writes
+//   the same rows in one statement and one round trip: the debit's rules
+//   would live in the database. It skips what the real path also does
+//   (warnings, auto top-up, provider checks), so it flatters itself a bit.
+
+const PROTOTYPE_DEBIT = `CREATE FUNCTION bench_prototype_debit(p_mandate text, p_key text, p_cost numeric, p_now timestamp(3), p_id text,
+  p_day date, p_month date, p_year date, p_provider text, p_feature text) RETURNS jsonb LANGUAGE plpgsql AS $f$
+DECLARE s "Settings"; a "BillingAccount"; held numeric; e record; new_balance numeric;
+BEGIN
+  SELECT * INTO s FROM "Settings" WHERE "mandateId" = p_mandate;
+  PERFORM pg_advisory_xact_lock(hashtextextended(x."id", 0)) FROM "BillingAccount" x WHERE x."mandateId" = p_mandate AND x."accountKey" = 'mandate';
+  SELECT * INTO a FROM "BillingAccount" WHERE "mandateId" = p_mandate AND "accountKey" = 'mandate' FOR NO KEY UPDATE;
+  SELECT "id", "requestHash" INTO e FROM "Transaction" WHERE "accountId" = a."id" AND "idempotencyKey" = p_key;
+  IF FOUND THEN RETURN jsonb_build_object('replayed', e."id"); END IF;
+  SELECT coalesce(sum("amount"), 0) INTO held FROM "UsageAuthorization" WHERE "accountId" = a."id" AND "status" = 'ACTIVE' AND "expiresAt" > p_now;
+  IF NOT a."enabled" THEN RETURN '{"denied": "ACCOUNT_DISABLED"}'; END IF;
+  IF s."blockOnZeroBalance" AND a."balance" - held < p_cost THEN RETURN '{"denied": "INSUFFICIENT_BALANCE"}'; END IF;
+  new_balance := a."balance" - p_cost;
+  INSERT INTO "Transaction" ("id", "accountId", "mandateId", "sequence", "transactionType", "amount", "delta", "balanceAfter",
+    "description", "aicoreProvider", "aicoreModel", "idempotencyKey", "requestHash", "createdAt")
+  VALUES (p_id, a."id", p_mandate, a."sequence" + 1, 'DEBIT', p_cost, -p_cost, new_balance, 'prototype', p_provider, '${MODEL}', p_key, md5(p_key), p_now);
+  UPDATE "BillingAccount" SET "balance" = new_balance, "sequence" = a."sequence" + 1, "updatedAt" = p_now WHERE "id" = a."id";
+  INSERT INTO "UsageStatistics" AS u ("id", "accountId", "mandateId", "periodType", "periodStart", "totalCost", "transactionCount",
+    "costByProvider", "costByFeature", "updatedAt")
+  SELECT gen_random_uuid()::text, a."id", p_mandate, p."periodType", p."periodStart", p_cost, 1,
+    jsonb_build_object(p_provider, p_cost::text), jsonb_build_object(p_feature, p_cost::text), now()
+  FROM (VALUES ('DAY'::"PeriodType", p_day), ('MONTH', p_month), ('YEAR', p_year)) p("periodType", "periodStart")
+  ON CONFLICT ("accountId", "periodType", "periodStart") DO UPDATE SET
+    "totalCost" = u."totalCost" + EXCLUDED."totalCost", "transactionCount" = u."transactionCount" + 1,
+    "costByProvider" = u."costByProvider" || jsonb_build_object(p_provider,
+      ((coalesce((u."costByProvider" ->> p_provider)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+    "costByFeature" = u."costByFeature" || jsonb_build_object(p_feature,
+      ((coalesce((u."costByFeature" ->> p_feature)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+    "updatedAt" = now();
+  RETURN jsonb_build_object('id', p_id, 'balance', new_balance::text, 'sequence', a."sequence" + 1);
+END $f$`;
+
+function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario, keyPrefix: string) {
+  const executor = sqlExecutorFor(db.prisma);
+  const cost = new Decimal(COST);
+  return async (i: number) => {
+    const mandateId = scenario.mandates[i % scenario.mandates.length];
+    const key = `${keyPrefix}-${i}`;
+    const now = ctx.now();
+    await executor.transaction(async (t) => {
+      const { account } = await lockAndRead(t, { mandateId, accountKeys: accountKeysByModel(null) }, now, { entryKey: key });
+      if (!account) throw new Error(`no account for ${mandateId}`);
+      account.balance = account.balance.minus(cost);
+      account.sequence += 1;
+      insertEntry(t, {
+        id: randomUUID(), accountId: account.id, mandateId, sequence: account.sequence, transactionType: "DEBIT",
+        amount: new Prisma.Decimal(COST), delta: new Prisma.Decimal(COST).negated(), balanceAfter: new Prisma.Decimal(account.balance.toString()),
+        description: "statements only", referenceType: null, referenceId: null, workflowId: null, featureInstanceId: null,
+        featureCode: null, aicoreProvider: PROVIDER, aicoreModel: MODEL, createdByUserId: null, processingTime: null,
+        bytesSent: null, bytesReceived: null, errorCount: null, idempotencyKey: key, requestHash: key, createdAt: now,
+      });
+      accountChanged(t, account, now);
+      addToRollups(t, { accountId: account.id, mandateId, cost: COST, provider: PROVIDER, feature: "unknown", starts: periodStarts(now, ctx.timeZone) });
+    });
+    debitsPerMandate.set(mandateId, (debitsPerMandate.get(mandateId) ?? 0) + 1);
+  };
+}
+
+function oneCallOp(ctx: BillingContext, pool: pg.Pool, scenario: Scenario, keyPrefix: string) {
+  return async (i: number) => {
+    const mandateId = scenario.mandates[i % scenario.mandates.length];
+    const now = ctx.now();
+    const starts = periodStarts(now, ctx.timeZone);
+    const { rows } = await pool.query<{ result: { id?: string } }>({
+      name: "bench_prototype_debit",
+      text: "SELECT bench_prototype_debit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS result",
+      values: [mandateId, `${keyPrefix}-${i}`, COST, now.toISOString(), randomUUID(), starts.DAY, starts.MONTH, starts.YEAR, PROVIDER, "unknown"],
+    });
+    if (!rows[0].result.id) throw new Error(`prototype debit ${keyPrefix}-${i} was not booked: ${JSON.stringify(rows[0].result)}`);
+    debitsPerMandate.set(mandateId, (debitsPerMandate.get(mandateId) ?? 0) + 1);
+  };
+}
+
 // ------------------------------------------------------------ correctness
 
 interface Check {
@@ -527,6 +624,41 @@ async function main(): Promise<number> {
     results.push({ scenario, saldo, baseline, ids: [before, await maxLedgerId(basePool)] });
   }
 
+  // Design probes on (a), each measured right after a checkpoint, with a
+  // baseline of their own in the same stretch of the run.
+  let designReport: string | undefined;
+  if (DESIGNS) {
+    log("Measuring the design probes on (a) ...");
+    await basePool.query(PROTOTYPE_DEBIT);
+    const paths: [string, (prefix: string) => (i: number) => Promise<void>][] = [
+      ["Saldo recordUsage", (prefix) => saldoOp(ctx, spread, prefix)],
+      ["statements only (Saldo's SQL, least TypeScript)", (prefix) => statementsOnlyOp(ctx, saldoDb!, spread, prefix)],
+      ["one SQL call (PL/pgSQL prototype)", (prefix) => oneCallOp(ctx, basePool!, spread, prefix)],
+      ["baseline", () => baselineOp(basePool!, spread)],
+    ];
+    for (const [i, [, op]] of paths.entries()) await runWorkers(WARMUP, WORKERS, 600, op(`design-warm-${i}`));
+    const runs: [string, Run][] = [];
+    for (const [label, op] of paths) {
+      await checkpoint();
+      runs.push([label, await runWorkers(OPS, WORKERS, 600, op(`design-${runs.length}`))]);
+    }
+    const baseRate = runs.at(-1)![1].ops / runs.at(-1)![1].seconds;
+    designReport = [
+      `Design probes, (a) ${ACCOUNTS} accounts, ${OPS} debits each, ${WORKERS} workers (ratio against the baseline measured with them):`,
+      table(
+        ["path", "ops/s", "ratio", "Node CPU ms/op", "machine CPU busy"],
+        runs.map(([label, run]) => [
+          label,
+          fmt(run.ops / run.seconds),
+          fmt(run.ops / run.seconds / baseRate, 2),
+          fmt(run.nodeCpuMsPerOp, 2),
+          run.machineBusy === null ? "n/a" : `${fmt(run.machineBusy * 100)} %`,
+        ]),
+        [false, true, true, true, true],
+      ),
+    ].join("\n");
+  }
+
   // Where the time of one recordUsage goes: sequential calls with every SQL statement counted.
   let profileReport: string | undefined;
   if (PROFILE_OPS > 0) {
@@ -638,6 +770,10 @@ async function main(): Promise<number> {
   if (profileReport) {
     log("");
     log(profileReport);
+  }
+  if (designReport) {
+    log("");
+    log(designReport);
   }
   log("");
   log("Correctness after the run:");
