@@ -20,12 +20,12 @@
 // It is a report, not a test: it exits 0 when a ratio is below the target and
 // non-zero only when something fails (including the correctness checks).
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Prisma } from "@prisma/client";
 import pg from "pg";
 import { openDatabase, sqlExecutorFor, type Database } from "../src/db.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
+import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
 import { accountKeysByModel } from "../src/billing/accounts.js";
 import { accountChanged, addToRollups, insertEntry, lockAndRead } from "../src/billing/store.js";
 import {
@@ -54,18 +54,6 @@ const TARGET = 0.5;
 const PROVIDER = "openai";
 const MODEL = "gpt-bench";
 
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return value;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
-}
-
 function log(message: string) {
   console.log(message);
 }
@@ -85,7 +73,6 @@ async function closeAll(): Promise<void> {
   saldoDb = undefined;
   basePool = undefined;
 }
-
 
 // ------------------------------------------------- SQL round-trip profiling
 
@@ -192,18 +179,6 @@ interface Run {
   machineBusy: number | null;
 }
 
-function cpuTimes(): { busy: number; total: number } | null {
-  try {
-    const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
-    const fields = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    const total = fields.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Runs op(0..total-1) on `workers` concurrent workers, stopping early after
  * maxSeconds. The first error stops every worker and is rethrown.
@@ -252,12 +227,6 @@ async function runWorkers(
     nodeCpuMsPerOp: latencies.length ? (cpu.user + cpu.system) / 1000 / latencies.length : 0,
     machineBusy,
   };
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 // ----------------------------------------------------------- the two paths
@@ -523,15 +492,6 @@ async function checkBaseline(pool: pg.Pool, scenario: Scenario, ids: [string, st
 }
 
 // ------------------------------------------------------------------ output
-
-function table(headers: string[], rows: string[][], rightAligned: boolean[]): string {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (rightAligned[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd();
-  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // -------------------------------------------------------------------- main
 

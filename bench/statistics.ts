@@ -28,7 +28,6 @@
 // target is missed and non-zero only when something fails (including the
 // check that GraphQL and the SQL SUM give the same figures).
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { createApp, type App } from "../src/app.js";
@@ -38,6 +37,7 @@ import { rebuildRollups } from "../src/billing/rebuild.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
+import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
 
 // ---------------------------------------------------------------- settings
 
@@ -56,18 +56,6 @@ const JWT_SECRET = `bench-${randomUUID()}-secret-long-enough`;
 const PROVIDERS = ["openai", "anthropic", "mistral", "tavily", "perplexity"];
 /** NULL: a debit without feature ("unknown" in the statistics). */
 const FEATURES = ["chat", "automation", "research", "summaries", null, "translation"];
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return value;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
-}
 
 const log = (message: string) => console.log(message);
 
@@ -89,7 +77,6 @@ async function closeAll(): Promise<void> {
   database = undefined;
   sqlPool = undefined;
 }
-
 
 // ------------------------------------------------------------ the data set
 
@@ -257,17 +244,6 @@ interface Measured {
   machineBusy: number | null;
 }
 
-function cpuTimes(): { busy: number; total: number } | null {
-  try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    const total = fields.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
 async function measure(variants: Variant[], run: (v: Variant) => Promise<unknown>): Promise<Measured> {
   for (let i = 0; i < WARMUP; i++) await run(variants[i % variants.length]);
   const latencies: number[] = [];
@@ -290,20 +266,6 @@ async function measure(variants: Variant[], run: (v: Variant) => Promise<unknown
   };
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function table(headers: string[], rows: string[][], rightAligned: boolean[]): string {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (rightAligned[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd();
-  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const seconds = (since: number) => `${fmt((performance.now() - since) / 1000, 1)} s`;
 
 // -------------------------------------------------------------------- main
