@@ -337,7 +337,7 @@ function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario,
     const key = `${keyPrefix}-${i}`;
     const now = ctx.now();
     await executor.transaction(async (t) => {
-      const { account } = await lockAndRead(t, { mandateId, accountKeys: accountKeysByModel(null) }, now, { entryKey: key });
+      const { account } = await lockAndRead(t, { mandateId, accountKeys: accountKeysByModel(null) }, now, { entryKey: { scope: "USAGE", key } });
       if (!account) throw new Error(`no account for ${mandateId}`);
       account.balance = account.balance.minus(cost);
       account.sequence += 1;
@@ -346,7 +346,7 @@ function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario,
         amount: new Prisma.Decimal(COST), delta: new Prisma.Decimal(COST).negated(), balanceAfter: new Prisma.Decimal(account.balance.toString()),
         description: "statements only", referenceType: null, referenceId: null, workflowId: null, featureInstanceId: null,
         featureCode: null, aicoreProvider: PROVIDER, aicoreModel: MODEL, createdByUserId: null, processingTime: null,
-        bytesSent: null, bytesReceived: null, errorCount: null, idempotencyKey: key, requestHash: key, createdAt: now,
+        bytesSent: null, bytesReceived: null, errorCount: null, idempotencyKey: key, idempotencyScope: "USAGE", requestHash: key, createdAt: now,
       });
       accountChanged(t, account, now);
       addToRollups(t, { accountId: account.id, mandateId, cost: COST, provider: PROVIDER, feature: "unknown", starts: periodStarts(now, ctx.timeZone) });

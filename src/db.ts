@@ -275,6 +275,8 @@ function deferredStatement(writes: DeferredWrite[]): Sql | null {
 export interface SqlExecutor {
   /** Runs `work` in one transaction: committed when it resolves, rolled back (nothing written) when it throws. */
   transaction<T>(work: (t: SqlTransaction) => Promise<T>): Promise<T>;
+  /** Runs one read-only statement outside any transaction (one round trip) and returns its rows. */
+  read(statement: Sql): Promise<SqlRow[]>;
 }
 
 const executors = new WeakMap<object, SqlExecutor>();
@@ -332,6 +334,13 @@ const PG_TYPES = {
  */
 function pgExecutor(pool: pg.Pool): SqlExecutor {
   return {
+    async read(statement) {
+      // The extended protocol: pg prepares a named statement once per
+      // connection (its own names, apart from the PREPAREd ones of transactions).
+      const name = statementName(statement.text);
+      const result = await pool.query({ ...(name ? { name: `read_${name}` } : {}), text: statement.text, values: [...statement.values], types: PG_TYPES });
+      return result.rows as SqlRow[];
+    },
     async transaction(work) {
       const client = await pool.connect();
       const prepared = preparedOn.get(client) ?? new Set<string>();
@@ -419,6 +428,7 @@ const PGLITE_PARSERS = { [NUMERIC]: asText, [INT8]: asText, [TIMESTAMP]: utcTime
  */
 function pgliteExecutor(pglite: PGlite): SqlExecutor {
   return {
+    read: async (s) => (await pglite.query<SqlRow>(s.text, [...s.values], { parsers: PGLITE_PARSERS, paramTypes: s.values.map(() => TEXT) })).rows,
     transaction: (work) =>
       pglite.transaction(async (tx) => {
         const pending: DeferredWrite[] = [];
@@ -458,6 +468,7 @@ export function prismaSqlTransaction(tx: Prisma.TransactionClient): SqlTransacti
 
 function prismaExecutor(prisma: PrismaClient): SqlExecutor {
   return {
+    read: (statement) => prisma.$queryRawUnsafe<SqlRow[]>(statement.text, ...statement.values),
     transaction: (work) =>
       prisma.$transaction(async (tx) => {
         const t = prismaSqlTransaction(tx);
@@ -466,6 +477,12 @@ function prismaExecutor(prisma: PrismaClient): SqlExecutor {
         return value;
       }),
   };
+}
+
+/** A unique index refused a row (SQLSTATE 23505), through any of the transports. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: unknown; meta?: { code?: unknown }; cause?: unknown } | null;
+  return e?.code === "23505" || e?.meta?.code === "23505" || (e?.cause !== undefined && e.cause !== error && isUniqueViolation(e.cause));
 }
 
 function redact(url: string): string {

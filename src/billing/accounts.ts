@@ -1,17 +1,18 @@
 // Accounts: which account pays under a mandate's billing model, what it may
 // still spend, and the rule that decides whether a call may run.
 import { BillingModel as BillingModels, type BillingModel, type Settings } from "@prisma/client";
-import { prismaSqlTransaction } from "../db.js";
+import { v5 as uuidV5 } from "uuid";
 import type { Tx } from "./context.js";
 import { notFound, validation } from "./errors.js";
-import { ZERO, type Decimal } from "./money.js";
-import { lockAndRead } from "./store.js";
+import { Decimal, ZERO } from "./money.js";
 
 /** An account row read under its row lock (store.ts), with the sum of its live holds. */
 export interface LockedAccount {
   id: string;
   mandateId: string;
   userId: string | null;
+  /** "mandate", "unlimited" or "user:<userId>": which billing model pays from it. */
+  accountKey: string;
   accountType: "MANDATE" | "USER";
   balance: Decimal;
   sequence: number;
@@ -31,11 +32,60 @@ export async function readSettings(tx: Tx, mandateId: string, field = ["input", 
   return settings;
 }
 
-/** The account that pays for `userId` under a billing model; null when PREPAY_USER has no user. */
-export function accountOwner(model: BillingModel, userId: string | null | undefined) {
-  if (model !== "PREPAY_USER") return { accountKey: "mandate", accountType: "MANDATE" as const, userId: null };
+export interface AccountOwner {
+  accountKey: string;
+  accountType: "MANDATE" | "USER";
+  userId: string | null;
+}
+
+/**
+ * The account that pays for `userId` under a billing model; null when
+ * PREPAY_USER has no user. UNLIMITED pays from an account of its own, so a
+ * switch into it never spends a prepaid balance, and a switch back finds that
+ * balance as it was.
+ */
+export function accountOwner(model: BillingModel, userId: string | null | undefined): AccountOwner | null {
+  if (model === "UNLIMITED") return { accountKey: "unlimited", accountType: "MANDATE", userId: null };
+  if (model !== "PREPAY_USER") return { accountKey: "mandate", accountType: "MANDATE", userId: null };
   if (!userId) return null;
-  return { accountKey: `user:${userId}`, accountType: "USER" as const, userId };
+  return { accountKey: `user:${userId}`, accountType: "USER", userId };
+}
+
+/** The owner an account key stands for (the inverse of accountOwner). */
+export function ownerOfKey(accountKey: string): AccountOwner {
+  if (accountKey.startsWith("user:")) return { accountKey, accountType: "USER", userId: accountKey.slice("user:".length) };
+  return { accountKey, accountType: "MANDATE", userId: null };
+}
+
+/**
+ * The id an account has, or will have when it opens: derived from its
+ * mandate and key, so a balance can name an account that no money move has
+ * opened yet. (Accounts opened before ids were derived keep their random ids.)
+ */
+export function accountIdFor(mandateId: string, accountKey: string): string {
+  return uuidV5(`${mandateId}\u0000${accountKey}`, ACCOUNT_ID_NAMESPACE);
+}
+
+const ACCOUNT_ID_NAMESPACE = "0b8a3f4e-3c1d-4f0e-9a51-5a1d0c0ffee5";
+
+/** An account as it would open: what reads show for an account no money move has opened yet. */
+export function unopenedAccount(settings: Pick<Settings, "mandateId" | "defaultUserCredit">, owner: AccountOwner): LockedAccount {
+  return {
+    id: accountIdFor(settings.mandateId, owner.accountKey),
+    mandateId: settings.mandateId,
+    userId: owner.userId,
+    accountKey: owner.accountKey,
+    accountType: owner.accountType,
+    // A USER account opens with the default credit (ledger.ts), so that is its balance to be.
+    balance: owner.accountType === "USER" ? new Decimal(settings.defaultUserCredit.toString()) : ZERO,
+    sequence: 0,
+    creditLimit: null,
+    warningThreshold: null,
+    lastTopUpBalance: null,
+    isWarning: false,
+    enabled: true,
+    held: ZERO,
+  };
 }
 
 /** The account that pays for `userId` under the mandate's billing model. */
@@ -56,23 +106,6 @@ export function accountKeysByModel(userId: string | null | undefined): Partial<R
     if (owner) keys[model] = owner.accountKey;
   }
   return keys;
-}
-
-/**
- * Reads an account with the sum of its live holds, for callers on a Prisma
- * transaction (balances, checks). With `lock` it takes the account's row
- * lock first: the lock that serializes every money move on the account (see
- * store.ts); money moves themselves take it through store.lockAndRead.
- */
-export async function lockAccount(
-  tx: Tx,
-  where: { id: string } | { mandateId: string; accountKey: string },
-  now: Date,
-  options: { lock: boolean } = { lock: true },
-): Promise<LockedAccount | null> {
-  const ref = "id" in where ? { accountId: where.id } : where;
-  const { account } = await lockAndRead(prismaSqlTransaction(tx), ref, now, { lock: options.lock, settings: false });
-  return account;
 }
 
 /**

@@ -1,16 +1,19 @@
-// What an account holds and may still spend, as the API and live events show it.
+// What an account holds and may still spend, as the API and live events show
+// it. Reads only: an account no money move has opened yet is shown as it
+// would open (a USER account with the default credit), and nothing is booked.
 import type { BillingModel } from "@prisma/client";
-import type { Db } from "../db.js";
-import { lockAccount, readSettings, spendable } from "./accounts.js";
-import { inTransaction, type BillingContext } from "./context.js";
+import { sqlExecutorFor } from "../db.js";
+import { accountKeyFor, accountKeysByModel, spendable, unopenedAccount } from "./accounts.js";
+import type { BillingContext } from "./context.js";
 import { notFound } from "./errors.js";
-import { openAccount } from "./ledger.js";
 import { ZERO, type Decimal } from "./money.js";
-import { warningThreshold } from "./warnings.js";
+import { peek, type AccountRef } from "./store.js";
+import { showsWarning, warningThreshold } from "./warnings.js";
 
 export interface BalanceView {
   mandateId: string;
   mandateName: string;
+  /** The account's id; for an account not opened yet, the id it will get. */
   accountId: string;
   userId: string | null;
   billingModel: BillingModel;
@@ -24,40 +27,34 @@ export interface BalanceView {
 }
 
 /** The balance of one account, read consistently (holds counted as of now). */
-export async function describeBalance(ctx: BillingContext, accountId: string, db: Db = ctx.db): Promise<BalanceView> {
-  return db.$transaction(async (tx) => {
-    const account = await lockAccount(tx, { id: accountId }, ctx.now(), { lock: false });
-    if (!account) throw notFound("Billing account");
-    const [settings, mandate] = await Promise.all([
-      readSettings(tx, account.mandateId),
-      tx.mandate.findUniqueOrThrow({ where: { id: account.mandateId }, select: { name: true } }),
-    ]);
-    const threshold = warningThreshold(account, settings);
-    return {
-      mandateId: account.mandateId,
-      mandateName: mandate.name,
-      accountId: account.id,
-      userId: account.userId,
-      billingModel: settings.billingModel,
-      balance: account.balance,
-      held: account.held,
-      available: spendable(account, settings.billingModel),
-      currency: "CHF",
-      warningThreshold: threshold ?? ZERO,
-      isWarning: account.isWarning,
-      creditLimit: account.creditLimit,
-    };
-  });
+export async function describeBalance(ctx: BillingContext, accountId: string): Promise<BalanceView> {
+  return view(ctx, { accountId }, null);
 }
 
-/**
- * The balance that pays for `userId` in the mandate (the shared account, or
- * the user's own under PREPAY_USER), opening the account on first use.
- */
+/** The balance that pays for `userId` in the mandate: the shared account, or the user's own under PREPAY_USER. */
 export async function balanceFor(ctx: BillingContext, mandateId: string, userId: string | null | undefined): Promise<BalanceView> {
-  const accountId = await inTransaction(ctx, async (tx) => {
-    const settings = await readSettings(tx, mandateId, ["mandateId"]);
-    return (await openAccount(tx, ctx, settings, userId, ctx.now())).id;
-  });
-  return describeBalance(ctx, accountId);
+  return view(ctx, { mandateId, accountKeys: accountKeysByModel(userId) }, userId ?? null);
+}
+
+async function view(ctx: BillingContext, ref: AccountRef, userId: string | null): Promise<BalanceView> {
+  const read = await peek(sqlExecutorFor(ctx.db), ref, ctx.now());
+  const { settings } = read;
+  if ("accountId" in ref && !read.account) throw notFound("Billing account");
+  if (!settings) throw notFound(`Mandate "${(ref as { mandateId: string }).mandateId}"`, ["mandateId"]);
+  const account = read.account ?? unopenedAccount(settings, accountKeyFor(settings.billingModel, userId, ["userId"]));
+  const mandate = await ctx.db.mandate.findUniqueOrThrow({ where: { id: settings.mandateId }, select: { name: true } });
+  return {
+    mandateId: account.mandateId,
+    mandateName: mandate.name,
+    accountId: account.id,
+    userId: account.userId,
+    billingModel: settings.billingModel,
+    balance: account.balance,
+    held: account.held,
+    available: spendable(account, settings.billingModel),
+    currency: "CHF",
+    warningThreshold: warningThreshold(account, settings) ?? ZERO,
+    isWarning: showsWarning(account, settings),
+    creditLimit: account.creditLimit,
+  };
 }

@@ -1,12 +1,14 @@
 // Mandates (tenants), their billing settings and per-account settings.
 import { Prisma, type BillingAccount, type BillingModel, type Mandate, type Settings } from "@prisma/client";
-import type { Db } from "../db.js";
+import { prismaSqlTransaction, type Db } from "../db.js";
 import { readSettings } from "./accounts.js";
-import { inSqlTransaction, type BillingContext } from "./context.js";
+import { inSqlTransaction, type BillingContext, type Tx } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
-import { finishMove, requiredText } from "./ledger.js";
+import { finishMove } from "./ledger.js";
 import { formatMoney, parseNonNegativeMoney, type DecimalInput } from "./money.js";
-import { accountChanged, lockAndRead } from "./store.js";
+import { accountChanged, activeHoldsOfMandate, lockAndRead, lockMandateExclusively } from "./store.js";
+import { requiredText } from "./validation.js";
+import { rearmWarning } from "./warnings.js";
 import { assertAutoTopUp, autoTopUpData, type AutoTopUpInput } from "./autotopup.js";
 
 export const ROOT_MANDATE_ID = "root";
@@ -26,6 +28,7 @@ export async function upsertMandate(ctx: BillingContext, input: UpsertMandateInp
   const name = requiredText(input.name, ["input", "name"]);
   return ctx.db.$transaction(async (tx) => {
     const mandate = await tx.mandate.upsert({ where: { id: input.id }, create: { id: input.id, name }, update: { name } });
+    if (input.billingModel) await assertModelSwitchAllowed(tx, ctx, input.id, input.billingModel);
     const settings = await tx.settings.upsert({
       where: { mandateId: input.id },
       create: { mandateId: input.id, ...(input.billingModel ? { billingModel: input.billingModel } : {}) },
@@ -107,12 +110,35 @@ export async function updateSettings(ctx: BillingContext, input: UpdateSettingsI
   data.updatedAt = ctx.now();
   return ctx.db.$transaction(async (tx) => {
     await readSettings(tx, input.mandateId);
+    if (input.billingModel) await assertModelSwitchAllowed(tx, ctx, input.mandateId, input.billingModel);
     const settings = await tx.settings.update({ where: { mandateId: input.mandateId }, data, include: { mandate: { select: { stripePaymentMethodId: true } } } });
     assertBillingAddress(settings);
     assertAutoTopUp(settings, settings.mandate);
     const { mandate: _, ...stored } = settings;
     return stored;
   });
+}
+
+/**
+ * A billing-model switch never moves money: each model pays from its own
+ * accounts (accounts.ts), and balances on accounts the new model does not
+ * use stay there, visible to admins, until an admin moves them
+ * (transferBalance). A hold would settle on an account the new model does
+ * not use, so a switch waits until none is active. The mandate's exclusive
+ * lock waits for moves in flight and keeps new ones out until the switch
+ * commits (store.ts).
+ */
+async function assertModelSwitchAllowed(tx: Tx, ctx: BillingContext, mandateId: string, model: BillingModel): Promise<void> {
+  const current = await tx.settings.findUnique({ where: { mandateId }, select: { billingModel: true } });
+  if (!current || current.billingModel === model) return;
+  const t = prismaSqlTransaction(tx);
+  const [, [{ holds }]] = await t.query(lockMandateExclusively(mandateId), activeHoldsOfMandate(mandateId, ctx.now()));
+  if (Number(holds) > 0) {
+    throw validation(
+      `The billing model cannot change while ${holds} hold(s) are active: settle or release them (or let them expire) first`,
+      ["input", "billingModel"],
+    );
+  }
 }
 
 function parseBillingAddress(address: BillingAddress): BillingAddress {
@@ -156,6 +182,14 @@ export async function updateBillingAccount(ctx: BillingContext, input: UpdateBil
     const now = ctx.now();
     const { account, settings } = await lockAndRead(t, { accountId: input.accountId }, now);
     if (!account || !settings) throw notFound("Billing account", ["input", "accountId"]);
+    // A setting the billing model does not use would be stored and shown, and do nothing: refused.
+    if (creditLimit !== null && settings.billingModel !== "CREDIT_POSTPAY") {
+      throw validation(`creditLimit applies only under CREDIT_POSTPAY; this mandate is ${settings.billingModel}`, ["input", "creditLimit"]);
+    }
+    if (warningThreshold !== null && settings.billingModel === "UNLIMITED") {
+      throw validation("warningThreshold does not apply under UNLIMITED: an unlimited account never warns", ["input", "warningThreshold"]);
+    }
+    rearmWarning(t, account, settings, now);
     if (creditLimit !== null) account.creditLimit = creditLimit;
     if (warningThreshold !== null) account.warningThreshold = warningThreshold;
     if (input.enabled != null) account.enabled = input.enabled;

@@ -9,8 +9,13 @@ export const Decimal = DecimalJs.clone({ precision: 60, rounding: DecimalJs.ROUN
 export type Decimal = DecimalJs;
 
 export const MONEY_SCALE = 6;
-/** Larger single amounts are a typo or an attack, not a top-up. */
+/** Larger single amounts (a credit, a cost, a price computed from usage) are a typo or an attack, not a top-up. */
 export const MAX_AMOUNT = new Decimal("1000000000");
+/**
+ * No move may take a balance beyond this, either way: Decimal(18, 6) holds
+ * just under 1e12, so a balance at the limit still takes any single amount.
+ */
+export const MAX_BALANCE = new Decimal("100000000000");
 export const ZERO = new Decimal(0);
 
 export type DecimalInput = string | number | bigint | DecimalJs | { toString(): string };
@@ -29,6 +34,9 @@ export function parseMoney(input: DecimalInput, field: string[]): Decimal {
       throw invalid(field, `${field.at(-1)} must be a decimal string or an integer, got ${input}`);
     }
     text = String(input);
+  } else if (DecimalJs.isDecimal(input)) {
+    // As written, never in exponent notation ("1e+21").
+    text = input.toFixed();
   } else {
     text = String(input).trim();
   }
@@ -40,7 +48,7 @@ export function parseMoney(input: DecimalInput, field: string[]): Decimal {
     throw invalid(field, `${field.at(-1)} has more than ${MONEY_SCALE} fractional digits: "${text}"`);
   }
   if (value.abs().greaterThan(MAX_AMOUNT)) {
-    throw invalid(field, `${field.at(-1)} exceeds the largest amount accepted (${MAX_AMOUNT.toFixed(0)})`);
+    throw invalid(field, `${field.at(-1)} ${text} exceeds the largest amount accepted (${MAX_AMOUNT.toFixed(0)})`);
   }
   return value.isZero() ? ZERO : value; // normalizes -0
 }
@@ -74,6 +82,14 @@ export function formatMoney(value: DecimalInput): string {
 
 export function toDecimal(value: DecimalInput | null | undefined): Decimal {
   return value === null || value === undefined ? ZERO : new Decimal(value.toString());
+}
+
+/** A computed amount (a price from usage) within MAX_AMOUNT. */
+export function assertWithinMaxAmount(value: Decimal, field: string[], what: string): Decimal {
+  if (value.greaterThan(MAX_AMOUNT)) {
+    throw invalid(field, `${what} ${formatMoney(value)} exceeds the largest amount accepted (${MAX_AMOUNT.toFixed(0)})`);
+  }
+  return value;
 }
 
 function invalid(field: string[], message: string) {

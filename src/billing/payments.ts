@@ -12,8 +12,7 @@ import type { Transaction } from "@prisma/client";
 import { sql, sqlExecutorFor, type Sql } from "../db.js";
 import { failAutoTopUp } from "./autotopup.js";
 import { inSqlTransaction, type BillingContext } from "./context.js";
-import { BillingError } from "./errors.js";
-import { adjustAccount, creditAccount } from "./ledger.js";
+import { bookPayment, type PaymentEntry } from "./ledger.js";
 import { Decimal } from "./money.js";
 
 export interface StripeEventLike {
@@ -70,7 +69,10 @@ export type StripeEventOutcome =
   | "duplicate"
   /** Not a type Saldo handles: nothing written. */
   | "unhandled"
-  /** Handled type, but nothing to book (unpaid, unknown account, ...): the event id is recorded. */
+  /**
+   * Handled type, but nothing Saldo could ever book (unpaid, not CHF, no
+   * Saldo account named): acknowledged and logged, not recorded as handled.
+   */
   | "ignored";
 
 export interface StripeEventResult {
@@ -93,33 +95,28 @@ function handles(event: StripeEventLike): boolean {
 }
 
 /**
- * Applies one verified Stripe event. Never throws for an event Saldo cannot
- * use (it is recorded and logged, so Stripe stops retrying); throws only when
- * the database fails, so that Stripe retries later.
+ * Applies one verified Stripe event. The event id is recorded as handled
+ * only in the transaction that books its money (or changes what it
+ * changes). An event Saldo could never book (unpaid, not CHF, no Saldo
+ * account named) is logged and acknowledged. Anything else that stops the
+ * booking (the database, a refusal of the ledger) throws: the webhook then
+ * answers an error and Stripe retries; nothing is recorded.
  */
 export async function applyStripeEvent(ctx: BillingContext, event: StripeEventLike): Promise<StripeEventResult> {
   if (!handles(event)) return { outcome: "unhandled", transactionIds: [] };
   if (await eventSeen(ctx, event.id)) return { outcome: "duplicate", transactionIds: [] };
-  try {
-    if (CHECKOUT_EVENTS.has(event.type)) return await applyCheckout(ctx, event, event.data.object as CheckoutSessionLike);
-    if (event.type === "payment_intent.succeeded") return await applyAutoTopUpPaid(ctx, event, event.data.object as PaymentIntentLike);
-    if (event.type === "payment_intent.payment_failed") return await applyAutoTopUpFailed(ctx, event, event.data.object as PaymentIntentLike);
-    if (PAYMENT_METHOD_EVENTS.has(event.type)) return await applyPaymentMethod(ctx, event, event.data.object as PaymentMethodLike);
-    return await applyRefunds(ctx, event, event.data.object as ChargeLike);
-  } catch (error) {
-    // The ledger refused the entry (an idempotency conflict, an account the
-    // mandate's billing model no longer pays from, ...): retrying will not
-    // change that, so record, log and acknowledge. Database errors propagate.
-    if (error instanceof BillingError) return ignore(ctx, event, `${error.code}: ${error.message}`);
-    throw error;
-  }
+  if (CHECKOUT_EVENTS.has(event.type)) return applyCheckout(ctx, event, event.data.object as CheckoutSessionLike);
+  if (event.type === "payment_intent.succeeded") return applyAutoTopUpPaid(ctx, event, event.data.object as PaymentIntentLike);
+  if (event.type === "payment_intent.payment_failed") return applyAutoTopUpFailed(ctx, event, event.data.object as PaymentIntentLike);
+  if (PAYMENT_METHOD_EVENTS.has(event.type)) return applyPaymentMethod(ctx, event, event.data.object as PaymentMethodLike);
+  return applyRefunds(ctx, event, event.data.object as ChargeLike);
 }
 
 async function applyCheckout(ctx: BillingContext, event: StripeEventLike, session: CheckoutSessionLike): Promise<StripeEventResult> {
   // "completed" of a delayed payment method (SEPA, ...) is not paid yet; its
   // async_payment_succeeded follows and credits then.
   if (event.type === "checkout.session.completed" && session.payment_status !== "paid") {
-    return ignore(ctx, event, `checkout session ${session.id} is ${session.payment_status ?? "unknown"}, not paid yet`);
+    return ignore(event, `checkout session ${session.id} is ${session.payment_status ?? "unknown"}, not paid yet`);
   }
   const declared = session.metadata?.amount;
   if (declared !== undefined && Number.isSafeInteger(session.amount_total) && !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))) {
@@ -177,26 +174,24 @@ interface StripePayment {
  * transaction; what cannot be booked is recorded and logged.
  */
 async function creditPayment(ctx: BillingContext, event: StripeEventLike, payment: StripePayment): Promise<StripeEventResult> {
-  if ((payment.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `${payment.what} is in ${payment.currency}, not CHF`);
+  if ((payment.currency ?? "chf").toLowerCase() !== "chf") return ignore(event, `${payment.what} is in ${payment.currency}, not CHF`);
   if (!Number.isSafeInteger(payment.amountRappen) || (payment.amountRappen as number) <= 0) {
-    return ignore(ctx, event, `${payment.what} has no positive amount`);
+    return ignore(event, `${payment.what} has no positive amount`);
   }
-  const named = payment.metadata?.accountId;
-  const payer = await payerOf(ctx, named);
-  if (!payer) return ignore(ctx, event, `${payment.what} names no known Saldo account (metadata.accountId=${named ?? "none"})`);
-  const result = await creditAccount(
+  const target = await accountNamed(ctx, payment.metadata);
+  if (!target) return ignore(event, `${payment.what} names no known Saldo account (metadata: ${describe(payment.metadata)})`);
+  const result = await bookPayment(
     ctx,
     {
-      ...payer,
+      target,
+      kind: "PAYMENT",
+      idempotencyKey: payment.idempotencyKey,
       amount: new Decimal(payment.amountRappen as number).dividedBy(100),
       description: payment.description,
-      referenceType: "PAYMENT",
       referenceId: payment.stripeId,
-      idempotencyKey: payment.idempotencyKey,
     },
     { alsoWrite: (transaction) => [recordEvent(event, transaction), ...(payment.alsoWrite?.(transaction) ?? [])] },
   );
-  warnIfMoved(result.accountId, named, payment.stripeId);
   return { outcome: result.replayed ? "duplicate" : "credited", transactionIds: result.transaction ? [result.transaction.id] : [] };
 }
 
@@ -224,14 +219,15 @@ async function applyPaymentMethod(ctx: BillingContext, event: StripeEventLike, m
 }
 
 async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge: ChargeLike): Promise<StripeEventResult> {
-  const payer = await payerOf(ctx, charge.metadata?.accountId ?? (await autoTopUpAccountOf(ctx, charge.payment_intent)));
-  if (!payer) return ignore(ctx, event, `refunded charge ${charge.id} names no known Saldo account (metadata.accountId=${charge.metadata?.accountId ?? "none"})`);
-  if ((charge.currency ?? "chf").toLowerCase() !== "chf") return ignore(ctx, event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
+  const metadata = charge.metadata?.accountId || charge.metadata?.accountKey ? charge.metadata : await autoTopUpAccountOf(ctx, charge.payment_intent);
+  const target = await accountNamed(ctx, metadata);
+  if (!target) return ignore(event, `refunded charge ${charge.id} names no known Saldo account (metadata: ${describe(charge.metadata)})`);
+  if ((charge.currency ?? "chf").toLowerCase() !== "chf") return ignore(event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
   const refunds = (charge.refunds?.data ?? []).filter(
     (refund) => Number.isSafeInteger(refund.amount) && refund.amount > 0 && refund.status !== "failed" && refund.status !== "canceled",
   );
   if (refunds.length === 0) {
-    return ignore(ctx, event, `charge.refunded for ${charge.id} lists no refunds (amount_refunded=${charge.amount_refunded ?? "?"}); nothing booked`);
+    return ignore(event, `charge.refunded for ${charge.id} lists no refunds (amount_refunded=${charge.amount_refunded ?? "?"}); nothing booked`);
   }
   const transactionIds: string[] = [];
   let booked = false;
@@ -239,30 +235,38 @@ async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge:
     const last = i === refunds.length - 1;
     // Each refund is its own move under its own key; the event id is recorded
     // with the last one, so a crash in between lets Stripe's retry book the rest.
-    const result = await adjustAccount(
+    const result = await bookPayment(
       ctx,
       {
-        ...payer,
+        target,
+        kind: "REFUND",
+        idempotencyKey: `stripe:refund:${refund.id}`,
         amount: new Decimal(refund.amount).dividedBy(100).negated(),
         description: `Stripe refund ${refund.id}`,
-        referenceType: "PAYMENT",
         referenceId: charge.id,
-        idempotencyKey: `stripe:refund:${refund.id}`,
       },
       last ? { alsoWrite: (transaction) => [recordEvent(event, transaction)] } : {},
     );
-    warnIfMoved(result.accountId, charge.metadata?.accountId, charge.id);
     if (result.transaction) transactionIds.push(result.transaction.id);
     booked ||= !result.replayed;
   }
   return { outcome: booked ? "refunded" : "duplicate", transactionIds };
 }
 
-/** The payer (mandate, user) of the account a Stripe object names, or null when Saldo knows no such account. */
-async function payerOf(ctx: BillingContext, accountId: string | undefined): Promise<{ mandateId: string; userId: string | null } | null> {
-  if (!accountId) return null;
-  const account = await ctx.db.billingAccount.findUnique({ where: { id: accountId }, select: { mandateId: true, userId: true } });
-  return account;
+/**
+ * The account a payment's metadata names: by its key in its mandate (opened
+ * if no money move has opened it yet), or by id for checkouts started before
+ * keys were named. The billing model plays no part: a payment belongs to the
+ * account it was made for. null when Saldo knows no such mandate or account.
+ */
+async function accountNamed(ctx: BillingContext, metadata: Record<string, string> | null | undefined): Promise<PaymentEntry["target"] | null> {
+  if (metadata?.mandateId && metadata.accountKey) {
+    const mandate = await ctx.db.mandate.findUnique({ where: { id: metadata.mandateId }, select: { id: true } });
+    return mandate ? { mandateId: mandate.id, accountKey: metadata.accountKey } : null;
+  }
+  if (!metadata?.accountId) return null;
+  const account = await ctx.db.billingAccount.findUnique({ where: { id: metadata.accountId }, select: { id: true } });
+  return account ? { accountId: account.id } : null;
 }
 
 /**
@@ -270,10 +274,10 @@ async function payerOf(ctx: BillingContext, accountId: string | undefined): Prom
  * carries the metadata its payment intent had when it was created, but in
  * case it does not, Saldo knows its own intents.
  */
-async function autoTopUpAccountOf(ctx: BillingContext, paymentIntentId: string | null | undefined): Promise<string | undefined> {
-  if (!paymentIntentId) return undefined;
+async function autoTopUpAccountOf(ctx: BillingContext, paymentIntentId: string | null | undefined): Promise<Record<string, string> | null> {
+  if (!paymentIntentId) return null;
   const attempt = await ctx.db.autoTopUp.findUnique({ where: { paymentIntentId }, select: { accountId: true } });
-  return attempt?.accountId;
+  return attempt ? { accountId: attempt.accountId } : null;
 }
 
 async function eventSeen(ctx: BillingContext, eventId: string): Promise<boolean> {
@@ -286,17 +290,15 @@ function recordEvent(event: StripeEventLike, transaction: Transaction | null): S
     ON CONFLICT ("id") DO NOTHING`;
 }
 
-/** Records an event Saldo handles but cannot book, so retries stop; logs why. */
-async function ignore(ctx: BillingContext, event: StripeEventLike, reason: string): Promise<StripeEventResult> {
+/** An event Saldo handles but could never book: acknowledged (Stripe stops retrying) and logged, not recorded as handled. */
+function ignore(event: StripeEventLike, reason: string): StripeEventResult {
   console.warn(`[stripe] event ${event.id} (${event.type}) ignored: ${reason}`);
-  await sqlExecutorFor(ctx.db).transaction(async (t) => t.defer(recordEvent(event, null)));
   return { outcome: "ignored", transactionIds: [] };
 }
 
-function warnIfMoved(bookedOn: string, named: string | undefined, stripeId: string) {
-  if (named && bookedOn !== named) {
-    console.warn(`[stripe] ${stripeId} named account ${named}; the mandate's billing model now books it on account ${bookedOn}`);
-  }
+function describe(metadata: Record<string, string> | null | undefined): string {
+  const { accountId, accountKey, mandateId } = metadata ?? {};
+  return JSON.stringify({ accountId, accountKey, mandateId });
 }
 
 function safeEquals(text: string, amount: Decimal): boolean {

@@ -4,10 +4,10 @@
 // to micro-CHF from the exact product.
 import type { Price } from "@prisma/client";
 import type { Db } from "../db.js";
-import type { BillingContext, Tx } from "./context.js";
+import type { BillingContext } from "./context.js";
 import { BillingError, validation } from "./errors.js";
-import { Decimal, formatMoney, parseNonNegativeMoney, roundMoney, type DecimalInput } from "./money.js";
-import { requiredText } from "./ledger.js";
+import { assertWithinMaxAmount, Decimal, formatMoney, parseNonNegativeMoney, roundMoney, type DecimalInput } from "./money.js";
+import { requiredText } from "./validation.js";
 
 export interface UsageAmounts {
   inputTokens?: number | null;
@@ -66,7 +66,7 @@ export function priceQuote(
   };
 }
 
-export async function findPrice(db: Db | Tx, provider: string, model: string | null | undefined): Promise<Price | null> {
+export async function findPrice(db: Db, provider: string, model: string | null | undefined): Promise<Price | null> {
   if (!model) return null;
   return db.price.findUnique({ where: { provider_model: { provider: provider.toLowerCase(), model } } });
 }
@@ -83,28 +83,64 @@ export async function quote(
   ctx: BillingContext,
   input: { provider: string; model: string; usage: UsageAmounts },
 ): Promise<Quote> {
+  const usage = parseUsage(input.usage, ["input", "usage"]);
   const price = await findPrice(ctx.db, input.provider, input.model);
   if (!price) throw unknownPrice(input.provider, input.model, ["input", "model"]);
-  parseUsage(input.usage, ["input", "usage"]);
-  return priceQuote(ctx, price, input.usage);
+  return priceQuote(ctx, price, usage);
 }
 
 /**
- * The customer's cost of a call: an explicit cost wins over the catalog;
- * without either it is UNKNOWN_PRICE, never a free call.
+ * What a call costs, as the caller gave it: an explicit cost (it wins), or
+ * a usage to price from the catalog. Validated before any database work;
+ * `content` is what a replay compares (what was sent, never the price).
  */
-export async function resolveCost(
-  ctx: BillingContext,
-  db: Db | Tx,
-  call: { provider: string; model: string | null | undefined; cost?: DecimalInput | null; usage?: UsageAmounts | null },
-  fields: { cost: string[]; usage: string[] },
-): Promise<Decimal> {
-  if (call.cost !== null && call.cost !== undefined) return parseNonNegativeMoney(call.cost, fields.cost);
-  if (!call.usage) throw unknownPrice(call.provider, call.model, fields.cost);
-  parseUsage(call.usage, fields.usage);
-  const price = await findPrice(db, call.provider, call.model);
-  if (!price) throw unknownPrice(call.provider, call.model, fields.usage);
-  return priceQuote(ctx, price, call.usage).costChf;
+export interface CallCost {
+  cost: Decimal | null;
+  usage: Required<{ [K in keyof UsageAmounts]: number }> | null;
+}
+
+/** The call's cost as given; null when it gives neither a cost nor a usage. */
+export function parseCallCost(call: { cost?: DecimalInput | null; usage?: UsageAmounts | null }, fields: CostFields): CallCost | null {
+  const cost = call.cost === null || call.cost === undefined ? null : parseNonNegativeMoney(call.cost, fields.cost);
+  const usage = call.usage ? parseUsage(call.usage, fields.usage) : null;
+  if (cost === null && usage === null) return null;
+  return { cost, usage: cost === null ? usage : null };
+}
+
+/** The same, where a cost is required: says which inputs give one. */
+export function requireCallCost(call: { cost?: DecimalInput | null; usage?: UsageAmounts | null }, fields: CostFields, why: string): CallCost {
+  const parsed = parseCallCost(call, fields);
+  if (!parsed) throw validation(`Give ${fields.usage.at(-1)} (priced from the catalog) or ${fields.cost.at(-1)}: ${why}`, fields.usage);
+  return parsed;
+}
+
+export interface CostFields {
+  cost: string[];
+  usage: string[];
+}
+
+/** The hashable content of a call's cost: the explicit cost as a canonical amount, or the usage counts. */
+export function callCostContent(call: CallCost | null): Record<string, unknown> | null {
+  if (!call) return null;
+  return call.cost !== null ? { cost: formatMoney(call.cost) } : { usage: call.usage };
+}
+
+/**
+ * The customer's cost of a call: the explicit cost, or the usage priced with
+ * `price` (the catalog row, read with the account); without a price it is
+ * UNKNOWN_PRICE, never a free call. A computed cost beyond MAX_AMOUNT is
+ * refused like a typed one.
+ */
+export function costOf(
+  ctx: Pick<BillingContext, "usdToChf" | "markupPercent">,
+  call: CallCost,
+  price: Price | null,
+  named: { provider: string; model: string | null | undefined },
+  fields: CostFields,
+): Decimal {
+  if (call.cost !== null) return call.cost;
+  if (!price) throw unknownPrice(named.provider, named.model, fields.usage);
+  return assertWithinMaxAmount(priceQuote(ctx, price, call.usage!).costChf, fields.usage, "The cost of this usage");
 }
 
 export interface PriceInput {

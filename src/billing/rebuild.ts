@@ -169,11 +169,11 @@ function expectedRollups(accountId: string, timeZone: string): Sql {
     ),
     totals AS (SELECT period, start, sum(total) AS total, sum(n) AS n FROM periods GROUP BY 1, 2),
     providers AS (
-      SELECT period, start, jsonb_object_agg(provider, total::numeric(18, 6)::text) AS shares
+      SELECT period, start, jsonb_object_agg(provider, total::numeric(38, 6)::text) AS shares
         FROM (SELECT period, start, provider, sum(total) AS total FROM periods GROUP BY 1, 2, 3) x GROUP BY 1, 2
     ),
     features AS (
-      SELECT period, start, jsonb_object_agg(feature, total::numeric(18, 6)::text) AS shares
+      SELECT period, start, jsonb_object_agg(feature, total::numeric(38, 6)::text) AS shares
         FROM (SELECT period, start, feature, sum(total) AS total FROM periods GROUP BY 1, 2, 3) x GROUP BY 1, 2
     ),
     expected AS (
@@ -198,7 +198,7 @@ function compareRollups(account: AccountRow, timeZone: string): Sql {
       SELECT coalesce(e.period, s.period) AS period, to_char(coalesce(e.start, s.start), 'YYYY-MM-DD') AS start,
              s.period IS NOT NULL AS "hasStored", s."mandateId" AS "storedMandateId", s.total::text AS "storedTotal",
              s.n AS "storedCount", s.providers AS "storedProviders", s.features AS "storedFeatures",
-             e.total::numeric(18, 6)::text AS "expectedTotal", e.n::int AS "expectedCount",
+             e.total::numeric(38, 6)::text AS "expectedTotal", e.n::int8 AS "expectedCount",
              e.providers AS "expectedProviders", e.features AS "expectedFeatures"
         FROM expected e FULL JOIN stored s ON s.period = e.period AND s.start = e.start
        WHERE s.period IS NULL OR e.period IS NULL
@@ -265,7 +265,7 @@ function corrections(account: AccountRow, diffs: RollupDifference[]): Sql[] {
     const values = upserts.slice(i, i + WRITE_BATCH).map((d) => {
       const e = d.expected!;
       return sql`(gen_random_uuid()::text, ${account.id}::text, ${account.mandateId}::text, ${d.period}::"PeriodType",
-        ${d.periodStart}::date, ${e.totalCost}::numeric, ${String(e.transactionCount)}::int,
+        ${d.periodStart}::date, ${e.totalCost}::numeric, ${String(e.transactionCount)}::int8,
         ${JSON.stringify(e.costByProvider)}::jsonb, ${JSON.stringify(e.costByFeature)}::jsonb, now() AT TIME ZONE 'UTC')`;
     });
     statements.push(sql`INSERT INTO "UsageStatistics" AS s ("id", "accountId", "mandateId", "periodType", "periodStart",

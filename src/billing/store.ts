@@ -31,10 +31,18 @@
 // serialization point; writers that take only the row lock (a rollup
 // rebuild) still queue behind it, and as a transaction takes one account's
 // locks only, no deadlock can form.
-import { randomUUID } from "node:crypto";
-import { Prisma, type AuthorizationStatus, type BillingModel, type Settings, type Transaction, type UsageAuthorization } from "@prisma/client";
-import { joinSql, rawSql, sql, type Sql, type SqlRow, type SqlTransaction } from "../db.js";
-import type { LockedAccount } from "./accounts.js";
+import {
+  Prisma,
+  type AuthorizationStatus,
+  type BillingModel,
+  type IdempotencyScope,
+  type Price,
+  type Settings,
+  type Transaction,
+  type UsageAuthorization,
+} from "@prisma/client";
+import { joinSql, rawSql, sql, type Sql, type SqlExecutor, type SqlRow, type SqlTransaction } from "../db.js";
+import { accountIdFor, type LockedAccount } from "./accounts.js";
 import { Decimal, formatMoney } from "./money.js";
 import type { PeriodStarts } from "./periods.js";
 
@@ -50,6 +58,14 @@ export type AccountRef =
 export interface Earlier {
   id: string;
   requestHash: string | null;
+  /** The account it was booked on (after a billing-model switch, maybe not the one locked now). */
+  accountId: string;
+}
+
+/** An idempotency key of a ledger entry: unique per mandate and kind of write. */
+export interface EntryKey {
+  scope: IdempotencyScope;
+  key: string;
 }
 
 export interface LockedRead {
@@ -61,6 +77,8 @@ export interface LockedRead {
   hold: Earlier | null;
   /** For an { authorizationId } ref: that authorization, as committed when the lock was granted. */
   authorization: UsageAuthorization | null;
+  /** The catalog price asked for (`price`), null when there is none. */
+  price: Price | null;
 }
 
 export interface ReadOptions {
@@ -68,8 +86,12 @@ export interface ReadOptions {
   lock?: boolean;
   /** Read the mandate's settings (default true). */
   settings?: boolean;
-  entryKey?: string;
+  /** What is booked under this key in the account's mandate. */
+  entryKey?: EntryKey;
+  /** The hold created under this key in the account's mandate. */
   holdKey?: string;
+  /** The catalog price of a provider's model, or of the authorization's call. */
+  price?: { provider: string; model: string | null } | "ofAuthorization";
 }
 
 /**
@@ -139,7 +161,7 @@ const SETTINGS = record("s", {
   enum: ["billingModel"],
 });
 const ACCOUNT = record("a", {
-  plain: ["id", "mandateId", "userId", "sequence", "isWarning", "lastWarningAt", "enabled"],
+  plain: ["id", "mandateId", "userId", "accountKey", "sequence", "isWarning", "lastWarningAt", "enabled"],
   decimal: ["balance", "creditLimit", "warningThreshold", "lastTopUpBalance"],
   enum: ["accountType"],
 });
@@ -150,7 +172,7 @@ const TRANSACTION = record("t", {
     "errorCount", "idempotencyKey", "requestHash", "createdAt",
   ],
   decimal: ["amount", "delta", "balanceAfter"],
-  enum: ["transactionType", "referenceType"],
+  enum: ["transactionType", "referenceType", "idempotencyScope"],
 });
 const AUTHORIZATION_COLUMNS = {
   plain: ["id", "accountId", "mandateId", "userId", "provider", "model", "idempotencyKey", "requestHash", "expiresAt", "transactionId", "createdAt", "closedAt"],
@@ -160,8 +182,12 @@ const AUTHORIZATION_COLUMNS = {
 const AUTHORIZATION = record("z", AUTHORIZATION_COLUMNS);
 // An earlier request under the key is rare (a retry): the read carries only
 // what the comparison needs; the full row is fetched when it is a replay.
-const EARLIER_ENTRY = record("t", { plain: ["id", "requestHash"] });
-const EARLIER_HOLD = record("h", { plain: ["id", "requestHash"] });
+const EARLIER_ENTRY = record("t", { plain: ["id", "requestHash", "accountId"] });
+const EARLIER_HOLD = record("h", { plain: ["id", "requestHash", "accountId"] });
+const PRICE = record("p", {
+  plain: ["provider", "model", "updatedAt"],
+  decimal: ["inputPerMillionTokensUsd", "outputPerMillionTokensUsd", "perRequestUsd"],
+});
 
 /**
  * Everything a money move decides on, as one row, read after the lock: the
@@ -169,30 +195,47 @@ const EARLIER_HOLD = record("h", { plain: ["id", "requestHash"] });
  * keep back (ACTIVE and not expired at `now`), the mandate's settings, and
  * what is recorded under the request's keys.
  */
-function readStatement(ref: AccountRef, now: Date, options: ReadOptions): Sql {
+function readStatement(ref: AccountRef, now: Date, options: ReadOptions, source: "locked" | "unlocked" = "locked"): Sql {
   const held = sql`, 'held', (SELECT coalesce(sum(x."amount"), 0) FROM "UsageAuthorization" x
       WHERE x."accountId" = a."id" AND x."status" = 'ACTIVE' AND x."expiresAt" > ${iso(now)}::timestamp(3))::text`;
+  // The mandate is known from the ref, or else from the account: keys and
+  // settings are read per mandate, so they are found even when no account
+  // of the current billing model exists yet.
+  const mandate = "mandateId" in ref ? sql`${ref.mandateId}::text` : sql`a."mandateId"`;
   const select = [sql`${json(ACCOUNT, held)} AS "account"`];
   const joins: Sql[] = [];
   if (options.settings !== false) {
     select.push(sql`${json(SETTINGS)} AS "settings"`);
-    joins.push(sql`LEFT JOIN "Settings" s ON s."mandateId" = ${"mandateId" in ref ? sql`${ref.mandateId}::text` : sql`a."mandateId"`}`);
-  }
-  if (options.entryKey !== undefined) {
-    select.push(sql`${json(EARLIER_ENTRY)} AS "entry"`);
-    joins.push(sql`LEFT JOIN "Transaction" t ON t."accountId" = a."id" AND t."idempotencyKey" = ${options.entryKey}::text`);
-  }
-  if (options.holdKey !== undefined) {
-    select.push(sql`${json(EARLIER_HOLD)} AS "hold"`);
-    joins.push(sql`LEFT JOIN "UsageAuthorization" h ON h."accountId" = a."id" AND h."idempotencyKey" = ${options.holdKey}::text`);
+    joins.push(sql`LEFT JOIN "Settings" s ON s."mandateId" = ${mandate}`);
   }
   if ("authorizationId" in ref) {
     select.push(sql`${json(AUTHORIZATION)} AS "authorization"`);
     joins.push(sql`LEFT JOIN "UsageAuthorization" z ON z."id" = ${ref.authorizationId}::text`);
   }
+  if (options.entryKey !== undefined) {
+    select.push(sql`${json(EARLIER_ENTRY)} AS "entry"`);
+    joins.push(sql`LEFT JOIN "Transaction" t ON t."mandateId" = ${mandate}
+      AND t."idempotencyScope" = ${options.entryKey.scope}::"IdempotencyScope" AND t."idempotencyKey" = ${options.entryKey.key}::text`);
+  }
+  if (options.holdKey !== undefined) {
+    select.push(sql`${json(EARLIER_HOLD)} AS "hold"`);
+    joins.push(sql`LEFT JOIN "UsageAuthorization" h ON h."mandateId" = ${mandate} AND h."idempotencyKey" = ${options.holdKey}::text`);
+  }
+  if (options.price !== undefined) {
+    select.push(sql`${json(PRICE)} AS "price"`);
+    joins.push(
+      options.price === "ofAuthorization"
+        ? sql`LEFT JOIN "Price" p ON p."provider" = z."provider" AND p."model" = z."model"`
+        : sql`LEFT JOIN "Price" p ON p."provider" = ${options.price.provider}::text AND p."model" = ${options.price.model}::text`,
+    );
+  }
+  const found =
+    source === "locked"
+      ? sql`(SELECT current_setting('saldo.account_id') AS "id") found`
+      : sql`(SELECT (SELECT a."id" FROM ${accountSource(ref)}) AS "id") found`;
   return sql`SELECT ${joinSql(select, ", ")}
-    FROM (SELECT current_setting('saldo.account_id') AS "id") locked
-    LEFT JOIN "BillingAccount" a ON a."id" = locked."id"
+    FROM ${found}
+    LEFT JOIN "BillingAccount" a ON a."id" = found."id"
     ${joinSql(joins, "\n    ")}`;
 }
 
@@ -220,16 +263,56 @@ export async function lockAndRead(
   before: Sql[] = [],
 ): Promise<LockedRead & { before: SqlRow[][] }> {
   const rows = await t.query(...before, findStatement(ref, options.lock !== false), readStatement(ref, now, options));
-  const read = rows[before.length + 1][0] as Record<string, SqlRow | null | undefined>;
-  const earlier = (r: SqlRow | null | undefined): Earlier | null => (r ? { id: r.id as string, requestHash: r.requestHash as string | null } : null);
+  return { before: rows.slice(0, before.length), ...toRead(rows[before.length + 1][0]) };
+}
+
+/**
+ * The same read without a lock or a transaction: one statement, for checks
+ * and balances (what they show may be out of date the moment it is read,
+ * like any read).
+ */
+export async function peek(executor: SqlExecutor, ref: AccountRef, now: Date, options: Omit<ReadOptions, "lock"> = {}): Promise<LockedRead> {
+  const [row] = await executor.read(readStatement(ref, now, options, "unlocked"));
+  return toRead(row);
+}
+
+function toRead(row: SqlRow): LockedRead {
+  const read = row as Record<string, SqlRow | null | undefined>;
+  const earlier = (r: SqlRow | null | undefined): Earlier | null =>
+    r ? { id: r.id as string, requestHash: r.requestHash as string | null, accountId: r.accountId as string } : null;
   return {
-    before: rows.slice(0, before.length),
     account: read.account ? toAccount(read.account) : null,
     settings: read.settings ? toSettings(read.settings) : null,
     entry: earlier(read.entry),
     hold: earlier(read.hold),
     authorization: read.authorization ? toAuthorization(read.authorization) : null,
+    price: read.price ? toPrice(read.price) : null,
   };
+}
+
+/**
+ * Money moves that pick their account by the mandate's billing model take
+ * the mandate's lock shared, first; a billing-model switch takes it
+ * exclusively (lockMandateExclusively). So no move can book on an account
+ * the model stopped using, and no hold appears while a switch checks that
+ * there is none. Advisory locks with two keys live in a key space of their
+ * own, apart from the accounts' queue (one 64-bit key).
+ */
+export function lockMandateShared(mandateId: string): Sql {
+  return sql`SELECT 1 AS "locked" FROM (SELECT pg_advisory_xact_lock_shared(${MANDATE_LOCK_CLASS}::int4, hashtext(${mandateId}::text))) l`;
+}
+
+export function lockMandateExclusively(mandateId: string): Sql {
+  return sql`SELECT 1 AS "locked" FROM (SELECT pg_advisory_xact_lock(${MANDATE_LOCK_CLASS}::int4, hashtext(${mandateId}::text))) l`;
+}
+
+/** First key of the mandates' advisory locks (any constant). */
+const MANDATE_LOCK_CLASS = "7411";
+
+/** How many holds of the mandate still count (ACTIVE, not expired at `now`). */
+export function activeHoldsOfMandate(mandateId: string, now: Date): Sql {
+  return sql`SELECT count(*)::int AS "holds" FROM "UsageAuthorization"
+    WHERE "mandateId" = ${mandateId}::text AND "status" = 'ACTIVE' AND "expiresAt" > ${iso(now)}::timestamp(3)`;
 }
 
 /**
@@ -245,7 +328,7 @@ export async function openAndLock(
   options: ReadOptions = {},
 ): Promise<LockedRead & { opened: boolean }> {
   const insert = sql`INSERT INTO "BillingAccount" ("id", "mandateId", "userId", "accountKey", "accountType", "updatedAt")
-    VALUES (${randomUUID()}::text, ${owner.mandateId}::text, ${owner.userId}::text, ${owner.accountKey}::text,
+    VALUES (${accountIdFor(owner.mandateId, owner.accountKey)}::text, ${owner.mandateId}::text, ${owner.userId}::text, ${owner.accountKey}::text,
             ${owner.accountType}::"AccountType", ${iso(now)}::timestamp(3))
     ON CONFLICT ("mandateId", "accountKey") DO NOTHING RETURNING "id"`;
   const read = await lockAndRead(t, { mandateId: owner.mandateId, accountKey: owner.accountKey }, now, { ...options, settings: false }, [insert]);
@@ -262,14 +345,14 @@ export function insertEntry(t: SqlTransaction, e: Transaction): void {
   t.defer(sql`INSERT INTO "Transaction" ("id", "accountId", "mandateId", "sequence", "transactionType", "amount", "delta",
       "balanceAfter", "description", "referenceType", "referenceId", "workflowId", "featureInstanceId", "featureCode",
       "aicoreProvider", "aicoreModel", "createdByUserId", "processingTime", "bytesSent", "bytesReceived", "errorCount",
-      "idempotencyKey", "requestHash", "createdAt")
+      "idempotencyKey", "idempotencyScope", "requestHash", "createdAt")
     VALUES (${e.id}::text, ${e.accountId}::text, ${e.mandateId}::text, ${text(e.sequence)}::int,
       ${e.transactionType}::"TransactionType", ${formatMoney(e.amount)}::numeric, ${formatMoney(e.delta)}::numeric,
       ${formatMoney(e.balanceAfter)}::numeric, ${e.description}::text, ${e.referenceType}::"ReferenceType",
       ${e.referenceId}::text, ${e.workflowId}::text, ${e.featureInstanceId}::text, ${e.featureCode}::text,
       ${e.aicoreProvider}::text, ${e.aicoreModel}::text, ${e.createdByUserId}::text, ${text(e.processingTime)}::float8,
       ${text(e.bytesSent)}::int, ${text(e.bytesReceived)}::int, ${text(e.errorCount)}::int, ${e.idempotencyKey}::text,
-      ${e.requestHash}::text, ${iso(e.createdAt)}::timestamp(3))`);
+      ${e.idempotencyScope}::"IdempotencyScope", ${e.requestHash}::text, ${iso(e.createdAt)}::timestamp(3))`);
 }
 
 const changedAccounts = new WeakMap<SqlTransaction, Set<LockedAccount>>();
@@ -354,9 +437,9 @@ export function addToRollups(t: SqlTransaction, d: RollupDebit): void {
       "totalCost" = s."totalCost" + EXCLUDED."totalCost",
       "transactionCount" = s."transactionCount" + 1,
       "costByProvider" = s."costByProvider" || jsonb_build_object(${d.provider}::text,
-        ((coalesce((s."costByProvider" ->> ${d.provider}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+        ((coalesce((s."costByProvider" ->> ${d.provider}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(38, 6))::text),
       "costByFeature" = s."costByFeature" || jsonb_build_object(${d.feature}::text,
-        ((coalesce((s."costByFeature" ->> ${d.feature}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
+        ((coalesce((s."costByFeature" ->> ${d.feature}::text)::numeric, 0) + EXCLUDED."totalCost")::numeric(38, 6))::text),
       "updatedAt" = now()`);
 }
 
@@ -399,6 +482,7 @@ function toAccount(row: SqlRow): LockedAccount {
     id: row.id as string,
     mandateId: row.mandateId as string,
     userId: row.userId as string | null,
+    accountKey: row.accountKey as string,
     accountType: row.accountType as LockedAccount["accountType"],
     balance: money(row, "balance"),
     sequence: Number(row.sequence),
@@ -457,8 +541,20 @@ function toTransaction(row: SqlRow): Transaction {
     bytesReceived: optionalNumber(row.bytesReceived),
     errorCount: optionalNumber(row.errorCount),
     idempotencyKey: row.idempotencyKey as string | null,
+    idempotencyScope: (row.idempotencyScope ?? null) as IdempotencyScope | null,
     requestHash: row.requestHash as string | null,
     createdAt: date(row.createdAt),
+  };
+}
+
+function toPrice(row: SqlRow): Price {
+  return {
+    provider: row.provider as string,
+    model: row.model as string,
+    inputPerMillionTokensUsd: prismaDecimal(row, "inputPerMillionTokensUsd"),
+    outputPerMillionTokensUsd: prismaDecimal(row, "outputPerMillionTokensUsd"),
+    perRequestUsd: prismaDecimal(row, "perRequestUsd"),
+    updatedAt: date(row.updatedAt),
   };
 }
 

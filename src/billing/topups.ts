@@ -1,9 +1,8 @@
 // Top-ups: a caller asks to add credit; a payment provider (Stripe, at the
 // edge) takes the money and later confirms it through its webhook.
-import { readSettings } from "./accounts.js";
-import { inTransaction, type BillingContext } from "./context.js";
+import { accountIdFor, accountKeyFor } from "./accounts.js";
+import type { BillingContext } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
-import { openAccount } from "./ledger.js";
 import { Decimal, formatMoney, parsePositiveMoney, type DecimalInput } from "./money.js";
 
 /** What Saldo needs from a payment provider to start a top-up. */
@@ -47,7 +46,12 @@ export interface CheckoutRequest {
   currency: "chf";
   successUrl: string;
   cancelUrl: string;
-  metadata: { accountId: string; mandateId: string; userId: string; amount: string };
+  /**
+   * The account the payment is for, by its key (and id): the webhook credits
+   * that account whatever the billing model is by then, opening it if no
+   * money move has yet.
+   */
+  metadata: { accountId: string; accountKey: string; mandateId: string; userId: string; amount: string };
 }
 
 export const MIN_TOP_UP = new Decimal(5);
@@ -74,12 +78,12 @@ export async function startTopUp(ctx: BillingContext, payments: PaymentGateway |
   const successUrl = parseUrl(input.successUrl, ["input", "successUrl"]);
   const cancelUrl = parseUrl(input.cancelUrl, ["input", "cancelUrl"]);
   if (!payments) throw validation("Top-ups are not available: no payment provider is configured (STRIPE_SECRET_KEY)");
-  const accountId = await inTransaction(ctx, async (tx) => {
-    const settings = await readSettings(tx, input.mandateId);
-    return (await openAccount(tx, ctx, settings, input.userId, ctx.now())).id;
-  });
-  const mandate = await ctx.db.mandate.findUnique({ where: { id: input.mandateId } });
-  if (!mandate) throw notFound(`Mandate "${input.mandateId}"`, ["input", "mandateId"]);
+  // Starting a top-up books nothing: the account is named, not opened.
+  const mandate = await ctx.db.mandate.findUnique({ where: { id: input.mandateId }, include: { settings: true } });
+  if (!mandate?.settings) throw notFound(`Mandate "${input.mandateId}"`, ["input", "mandateId"]);
+  const { accountKey } = accountKeyFor(mandate.settings.billingModel, input.userId);
+  const existing = await ctx.db.billingAccount.findUnique({ where: { mandateId_accountKey: { mandateId: mandate.id, accountKey } }, select: { id: true } });
+  const accountId = existing?.id ?? accountIdFor(mandate.id, accountKey);
   let customerId = mandate.stripeCustomerId;
   if (!customerId) {
     customerId = await payments.createCustomer(mandate);
@@ -93,7 +97,7 @@ export async function startTopUp(ctx: BillingContext, payments: PaymentGateway |
     currency: "chf",
     successUrl,
     cancelUrl,
-    metadata: { accountId, mandateId: input.mandateId, userId: input.userId ?? "", amount: formatMoney(amount) },
+    metadata: { accountId, accountKey, mandateId: input.mandateId, userId: input.userId ?? "", amount: formatMoney(amount) },
   });
 }
 

@@ -1,28 +1,37 @@
 // Before and after an AI call: check (read only), authorize (check + hold in
 // one locked step), settle (the real cost becomes a DEBIT, the hold closes),
 // release, expire; and recordUsage, the one-step DEBIT after the fact.
+//
+// Replays compare what the caller sent (usage counts or an explicit cost),
+// never what Saldo computed from it: the price may change between a request
+// and its retry. Prices are read with the locked account, after the replay
+// check, so a retry is answered whatever the catalog says now.
 import { randomUUID } from "node:crypto";
 import { Prisma, type BillingModel, type Settings, type Transaction, type UsageAuthorization } from "@prisma/client";
-import type { Db } from "../db.js";
-import { denialReason, lockAccount, readSettings, spendable, accountKeyFor, type DenialReason, type LockedAccount } from "./accounts.js";
-import { inSqlTransaction, type BillingContext, type Tx } from "./context.js";
+import { sql, sqlExecutorFor } from "../db.js";
+import { accountKeyFor, accountKeysByModel, denialReason, spendable, unopenedAccount, type DenialReason, type LockedAccount } from "./accounts.js";
+import { inSqlTransaction, type BillingContext } from "./context.js";
 import { BillingError, notFound, validation } from "./errors.js";
-import { idempotencyConflict, parseIdempotencyKey, requestHash, SYSTEM_KEY_PREFIX } from "./idempotency.js";
+import { idempotencyConflict, parseIdempotencyKey, requestHash } from "./idempotency.js";
 import {
-  debitUsage,
   finishMove,
-  lockPayer,
-  requiredText,
+  lockTarget,
+  moveMoney,
+  openTarget,
+  ownerOf,
   parseUsageMetadata,
   postEntry,
-  replayed,
+  retryOnKeyRace,
+  sameRequestAs,
   usageEntry,
   type MoneyMoveResult,
   type UsageMetadata,
 } from "./ledger.js";
 import { Decimal, formatMoney, ZERO, type DecimalInput } from "./money.js";
-import { resolveCost, type UsageAmounts } from "./pricing.js";
-import { closeHold, earlierEntry, earlierHold, insertHold, lockAndRead } from "./store.js";
+import { callCostContent, costOf, parseCallCost, requireCallCost, type UsageAmounts } from "./pricing.js";
+import { closeHold, earlierEntry, earlierHold, insertHold, lockAndRead, peek } from "./store.js";
+import { requiredText } from "./validation.js";
+import { rearmWarning } from "./warnings.js";
 
 export interface CheckResult {
   allowed: boolean;
@@ -43,21 +52,11 @@ interface CallInput {
   estimatedUsage?: UsageAmounts | null;
 }
 
+const ESTIMATE_FIELDS = { cost: ["input", "estimatedCost"], usage: ["input", "estimatedUsage"] };
+const COST_FIELDS = { cost: ["input", "cost"], usage: ["input", "usage"] };
+
 function parseProvider(provider: string, field = ["input", "provider"]): string {
   return requiredText(provider, field).toLowerCase();
-}
-
-async function estimate(ctx: BillingContext, db: Db | Tx, input: CallInput, required: boolean): Promise<Decimal> {
-  if (!required && input.estimatedCost == null && !input.estimatedUsage) return ZERO;
-  if (input.estimatedCost == null && !input.estimatedUsage) {
-    throw validation("Give estimatedCost or estimatedUsage: the hold needs an amount", ["input", "estimatedCost"]);
-  }
-  return resolveCost(
-    ctx,
-    db,
-    { provider: input.provider, model: input.model, cost: input.estimatedCost, usage: input.estimatedUsage },
-    { cost: ["input", "estimatedCost"], usage: ["input", "estimatedUsage"] },
-  );
 }
 
 function checkResult(settings: Settings, account: LockedAccount, provider: string, required: Decimal): CheckResult {
@@ -72,36 +71,22 @@ function checkResult(settings: Settings, account: LockedAccount, provider: strin
   };
 }
 
-/** May this call run? Reads only: an account not opened yet is judged as it would open. */
+/**
+ * May this call run? One read, no transaction, nothing written: an account
+ * not opened yet is judged as it would open.
+ */
 export async function checkBilling(ctx: BillingContext, input: CallInput): Promise<CheckResult> {
   const provider = parseProvider(input.provider);
-  return ctx.db.$transaction(async (tx) => {
-    const now = ctx.now();
-    const settings = await readSettings(tx, input.mandateId);
-    const required = await estimate(ctx, tx, { ...input, provider }, false);
-    const owner = accountKeyFor(settings.billingModel, input.userId);
-    const account =
-      (await lockAccount(tx, { mandateId: settings.mandateId, accountKey: owner.accountKey }, now, { lock: false })) ??
-      unopenedAccount(settings, owner.userId, owner.accountType);
-    return checkResult(settings, account, provider, required);
+  const model = input.model?.trim() || null;
+  const estimate = parseCallCost({ cost: input.estimatedCost, usage: input.estimatedUsage }, ESTIMATE_FIELDS);
+  const now = ctx.now();
+  const read = await peek(sqlExecutorFor(ctx.db), { mandateId: input.mandateId, accountKeys: accountKeysByModel(input.userId) }, now, {
+    price: { provider, model },
   });
-}
-
-function unopenedAccount(settings: Settings, userId: string | null, accountType: "MANDATE" | "USER"): LockedAccount {
-  return {
-    id: "",
-    mandateId: settings.mandateId,
-    userId,
-    accountType,
-    balance: accountType === "USER" ? new Decimal(settings.defaultUserCredit.toString()) : ZERO,
-    sequence: 0,
-    creditLimit: null,
-    warningThreshold: null,
-    lastTopUpBalance: null,
-    isWarning: false,
-    enabled: true,
-    held: ZERO,
-  };
+  if (!read.settings) throw notFound(`Mandate "${input.mandateId}"`, ["input", "mandateId"]);
+  const owner = accountKeyFor(read.settings.billingModel, input.userId);
+  const required = estimate ? costOf(ctx, estimate, read.price, { provider, model }, ESTIMATE_FIELDS) : ZERO;
+  return checkResult(read.settings, read.account ?? unopenedAccount(read.settings, owner), provider, required);
 }
 
 export interface AuthorizeInput extends CallInput {
@@ -119,7 +104,11 @@ export interface AuthorizeResult {
 
 const MAX_HOLD_SECONDS = 7 * 24 * 3600;
 
-/** The check and the hold of the estimated cost, as one step under the account lock. */
+/**
+ * The check and the hold of the estimated cost, as one step under the
+ * account lock. A denied call writes nothing and reserves no key: a retry is
+ * judged again.
+ */
 export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput): Promise<AuthorizeResult> {
   const provider = parseProvider(input.provider);
   const model = requiredText(input.model, ["input", "model"]);
@@ -128,48 +117,62 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_HOLD_SECONDS) {
     throw validation(`expiresInSeconds must be between 1 and ${MAX_HOLD_SECONDS}`, ["input", "expiresInSeconds"]);
   }
-  // Priced before the transaction: the catalog is read through Prisma, which
-  // on PGlite (one connection) cannot run while our transaction holds it.
-  const amount = await estimate(ctx, ctx.db, { ...input, provider, model }, true);
+  const estimate = requireCallCost({ cost: input.estimatedCost, usage: input.estimatedUsage }, ESTIMATE_FIELDS, "the hold needs an amount");
   const hash = requestHash({
     op: "authorize",
-    mandateId: input.mandateId,
     userId: input.userId,
     provider,
     model,
-    amount: formatMoney(amount),
+    estimate: callCostContent(estimate),
     expiresInSeconds: input.expiresInSeconds,
   });
-  return inSqlTransaction(ctx, async (t, emit) => {
-    const now = ctx.now();
-    const { settings, account, hold: earlier } = await lockPayer(t, ctx, input, now, { holdKey: key });
-    if (replayed(earlier, key, hash)) {
-      const authorization = await earlierHold(t, earlier);
-      return { authorization, check: { ...checkResult(settings, account, provider, ZERO), requiredAmount: amount }, replayed: true };
-    }
-    const check = checkResult(settings, account, provider, amount);
-    if (!check.allowed) return { authorization: null, check, replayed: false };
-    const authorization: UsageAuthorization = {
-      id: randomUUID(),
-      accountId: account.id,
-      mandateId: account.mandateId,
-      userId: input.userId ?? null,
-      amount: new Prisma.Decimal(formatMoney(amount)),
-      status: "ACTIVE",
-      provider,
-      model,
-      idempotencyKey: key,
-      requestHash: hash,
-      expiresAt: new Date(now.getTime() + seconds * 1000),
-      transactionId: null,
-      createdAt: now,
-      closedAt: null,
-    };
-    insertHold(t, authorization);
-    account.held = account.held.plus(amount);
-    finishMove(t, account, settings, now, emit);
-    return { authorization, check, replayed: false };
-  });
+  return retryOnKeyRace(() =>
+    inSqlTransaction(ctx, async (t, emit) => {
+      const now = ctx.now();
+      const locked = await lockTarget(t, ctx, { payer: input }, now, { holdKey: key, price: { provider, model } });
+      const { settings } = locked;
+      const earlier = sameRequestAs(locked.hold, hash, () => idempotencyConflict(key));
+      if (earlier) {
+        const authorization = await earlierHold(t, earlier);
+        // The account the hold is on (after a billing-model switch, maybe not the one the model picks now).
+        const current =
+          locked.account?.id === earlier.accountId ? locked.account : (await lockAndRead(t, { accountId: earlier.accountId }, now, { settings: false })).account!;
+        return { authorization, check: { ...checkResult(settings, current, provider, ZERO), requiredAmount: new Decimal(authorization.amount.toString()) }, replayed: true };
+      }
+      const amount = costOf(ctx, estimate, locked.price, { provider, model }, ESTIMATE_FIELDS);
+      // Judged as the account is, or as it would open; opened only for a hold that is granted.
+      const denied = checkResult(settings, locked.account ?? unopenedAccount(settings, ownerOf(locked)), provider, amount);
+      if (!denied.allowed) return { authorization: null, check: denied, replayed: false };
+      const account = await openTarget(t, ctx, locked, now);
+      const check = checkResult(settings, account, provider, amount);
+      if (!check.allowed) return { authorization: null, check, replayed: false };
+      const authorization: UsageAuthorization = {
+        id: randomUUID(),
+        accountId: account.id,
+        mandateId: account.mandateId,
+        userId: input.userId ?? null,
+        amount: new Prisma.Decimal(formatMoney(amount)),
+        status: "ACTIVE",
+        provider,
+        model,
+        idempotencyKey: key,
+        requestHash: hash,
+        expiresAt: new Date(now.getTime() + seconds * 1000),
+        transactionId: null,
+        createdAt: now,
+        closedAt: null,
+      };
+      insertHold(t, authorization);
+      account.held = account.held.plus(amount);
+      finishMove(t, account, settings, now, emit);
+      return { authorization, check, replayed: false };
+    }),
+  );
+}
+
+/** A hold as readers see it: past its expiry it is EXPIRED, even before the sweep records it. */
+export function holdStatus(authorization: Pick<UsageAuthorization, "status" | "expiresAt">, now: Date): UsageAuthorization["status"] {
+  return authorization.status === "ACTIVE" && authorization.expiresAt <= now ? "EXPIRED" : authorization.status;
 }
 
 export interface SettleInput {
@@ -181,47 +184,56 @@ export interface SettleInput {
 }
 
 /**
- * The real cost becomes a DEBIT and the hold closes. It may exceed the
- * estimate: the call already happened. Settling again returns the first result.
+ * The real cost becomes a DEBIT (of 0 when the call cost nothing) and the
+ * hold closes. It may exceed the estimate: the call already happened.
+ * Settling again with the same usage, cost and metadata returns the first
+ * result; with other ones it is a conflict.
  */
 export async function settleUsage(ctx: BillingContext, input: SettleInput): Promise<MoneyMoveResult> {
   const metadata = parseUsageMetadata(input.metadata);
   const field = ["input", "authorizationId"];
-  // A catalog price needs the hold's provider and model. They never change,
-  // so they are read (and priced) before the transaction, like authorize.
-  const call =
-    input.cost == null
-      ? await ctx.db.usageAuthorization.findUnique({ where: { id: input.authorizationId }, select: { provider: true, model: true } })
-      : { provider: "", model: null }; // an explicit cost needs neither
-  if (!call) throw notFound("Authorization", field);
-  const cost = await resolveCost(ctx, ctx.db, { ...call, cost: input.cost, usage: input.usage }, { cost: ["input", "cost"], usage: ["input", "usage"] });
-  const key = `${SYSTEM_KEY_PREFIX}settle:${input.authorizationId}`;
-  const hash = requestHash({ op: "settle", authorizationId: input.authorizationId, cost: formatMoney(cost), metadata });
-  return inSqlTransaction(ctx, async (t, emit) => {
-    const now = ctx.now();
-    const { settings, account, authorization, entry } = await lockAndRead(t, { authorizationId: input.authorizationId }, now, { entryKey: key });
-    if (!authorization || !account || !settings) throw notFound("Authorization", field);
-    if (authorization.status === "SETTLED") {
-      if (replayed(entry, key, hash)) return { transaction: await earlierEntry(t, entry), accountId: account.id, replayed: true };
-      // Settled at zero cost: nothing was booked, so only another zero cost is the same request.
-      if (!cost.isZero()) throw idempotencyConflict(key);
-      return { transaction: null, accountId: account.id, replayed: true };
-    }
-    assertActive(authorization, now, "settled", "record the cost with recordUsage instead");
-    account.held = account.held.minus(authorization.amount.toString());
-    const transaction = cost.isZero()
-      ? null
-      : postEntry(
-          t,
-          ctx,
-          account,
-          { ...usageEntry(authorization.provider, authorization.model, cost, metadata, authorization.userId), idempotencyKey: key, requestHash: hash },
-          now,
-        );
-    closeHold(t, authorization.id, "SETTLED", transaction?.id ?? null, now);
-    finishMove(t, account, settings, now, emit);
-    return { transaction, accountId: account.id, replayed: false };
-  });
+  const call = requireCallCost(input, COST_FIELDS, "the settlement books the real cost");
+  const key = { scope: "SETTLEMENT" as const, key: input.authorizationId };
+  const hash = requestHash({ op: "settle", authorizationId: input.authorizationId, cost: callCostContent(call), metadata });
+  const conflict = () =>
+    new BillingError("IDEMPOTENCY_CONFLICT", "This authorization was already settled with other usage, cost or metadata", ["input"]);
+  return retryOnKeyRace(() =>
+    inSqlTransaction(ctx, async (t, emit) => {
+      const now = ctx.now();
+      const { settings, account, authorization, entry, price } = await lockAndRead(t, { authorizationId: input.authorizationId }, now, {
+        entryKey: key,
+        price: "ofAuthorization",
+      });
+      if (!authorization || !account || !settings) throw notFound("Authorization", field);
+      const named = { provider: authorization.provider, model: authorization.model };
+      if (authorization.status === "SETTLED") {
+        const earlier = sameRequestAs(entry, hash, conflict);
+        if (earlier) return { transaction: await earlierEntry(t, earlier), accountId: account.id, replayed: true };
+        // Settled at zero cost before such calls were booked as entries: only another zero cost is the same request.
+        if (!costOf(ctx, call, price, named, COST_FIELDS).isZero()) throw conflict();
+        return { transaction: null, accountId: account.id, replayed: true };
+      }
+      assertActive(authorization, now, "settled", "record the cost with recordUsage instead");
+      rearmWarning(t, account, settings, now);
+      const cost = costOf(ctx, call, price, named, COST_FIELDS);
+      account.held = account.held.minus(authorization.amount.toString());
+      const transaction = postEntry(
+        t,
+        ctx,
+        account,
+        {
+          ...usageEntry(authorization.provider, authorization.model, cost, metadata, authorization.userId),
+          idempotencyKey: key.key,
+          idempotencyScope: key.scope,
+          requestHash: hash,
+        },
+        now,
+      );
+      closeHold(t, authorization.id, "SETTLED", transaction.id, now);
+      finishMove(t, account, settings, now, emit);
+      return { transaction, accountId: account.id, replayed: false };
+    }),
+  );
 }
 
 /** The call did not happen: free the hold. Releasing twice is harmless. */
@@ -234,37 +246,48 @@ export async function releaseUsage(ctx: BillingContext, input: { authorizationId
     if (authorization.status === "SETTLED") {
       throw new BillingError("AUTHORIZATION_NOT_ACTIVE", "This authorization is already settled", ["input", "authorizationId"]);
     }
+    rearmWarning(t, account, settings, now);
     const expired = authorization.expiresAt <= now;
     const released: UsageAuthorization = { ...authorization, status: expired ? "EXPIRED" : "RELEASED", closedAt: now };
     closeHold(t, released.id, released.status, null, now);
-    if (!expired) {
-      account.held = account.held.minus(authorization.amount.toString());
-      finishMove(t, account, settings, now, emit);
-    }
+    if (!expired) account.held = account.held.minus(authorization.amount.toString());
+    finishMove(t, account, settings, now, emit);
     return released;
   });
 }
 
 /**
- * Closes holds past their expiry. They already stopped counting against what
- * may be spent at expiresAt (see store.ts); this only records it.
+ * Closes holds past their expiry, one account at a time under its lock.
+ * They already stopped counting against what may be spent at expiresAt
+ * (store.ts); closing them re-arms the account's warning when it is above
+ * its threshold again, and tells live subscribers. Returns how many closed.
  */
-export async function expireHolds(ctx: BillingContext): Promise<number> {
+export async function expireHolds(ctx: BillingContext, batch = 200): Promise<number> {
   const now = ctx.now();
-  const { count } = await ctx.db.usageAuthorization.updateMany({
-    where: { status: "ACTIVE", expiresAt: { lte: now } },
-    data: { status: "EXPIRED", closedAt: now },
-  });
-  return count;
+  const accounts = await sqlExecutorFor(ctx.db).read(sql`SELECT DISTINCT "accountId" FROM "UsageAuthorization"
+    WHERE "status" = 'ACTIVE' AND "expiresAt" <= ${now.toISOString()}::timestamp(3) LIMIT ${String(batch)}::int`);
+  let closed = 0;
+  for (const row of accounts) {
+    closed += await inSqlTransaction(ctx, async (t, emit) => {
+      const { settings, account } = await lockAndRead(t, { accountId: row.accountId as string }, now);
+      if (!account || !settings) return 0;
+      const [expired] = await t.query(sql`UPDATE "UsageAuthorization" SET "status" = 'EXPIRED', "closedAt" = ${now.toISOString()}::timestamp(3)
+        WHERE "accountId" = ${account.id}::text AND "status" = 'ACTIVE' AND "expiresAt" <= ${now.toISOString()}::timestamp(3)
+        RETURNING "id"`);
+      rearmWarning(t, account, settings, now);
+      finishMove(t, account, settings, now, emit);
+      return expired.length;
+    });
+  }
+  return closed;
 }
 
 function assertActive(authorization: UsageAuthorization, now: Date, verb: string, hint: string) {
-  const expired = authorization.status === "EXPIRED" || authorization.expiresAt <= now;
-  if (authorization.status === "ACTIVE" && !expired) return;
-  const state = expired ? "expired" : authorization.status.toLowerCase();
+  const status = holdStatus(authorization, now);
+  if (status === "ACTIVE") return;
   throw new BillingError(
     "AUTHORIZATION_NOT_ACTIVE",
-    `This authorization is ${state} and cannot be ${verb}; ${hint}`,
+    `This authorization is ${status.toLowerCase()} and cannot be ${verb}; ${hint}`,
     ["input", "authorizationId"],
   );
 }
@@ -280,28 +303,21 @@ export interface RecordUsageInput {
   idempotencyKey: string;
 }
 
-/** A DEBIT after the fact, without a check, for callers that do not reserve. */
+/** A DEBIT after the fact (of 0 when the call cost nothing), without a check, for callers that do not reserve. */
 export async function recordUsage(ctx: BillingContext, input: RecordUsageInput): Promise<MoneyMoveResult> {
   const provider = parseProvider(input.provider);
   const model = requiredText(input.model, ["input", "model"]);
   const key = parseIdempotencyKey(input.idempotencyKey);
   const metadata = parseUsageMetadata(input.metadata);
-  const cost = await resolveCost(
+  const call = requireCallCost(input, COST_FIELDS, "a usage record books what the call cost");
+  const hash = requestHash({ op: "recordUsage", userId: input.userId, provider, model, cost: callCostContent(call), metadata });
+  return moveMoney(
     ctx,
-    ctx.db,
-    { provider, model, cost: input.cost, usage: input.usage },
-    { cost: ["input", "cost"], usage: ["input", "usage"] },
+    { payer: input },
+    { key: { scope: "USAGE", key }, hash },
+    (_account, locked) => usageEntry(provider, model, costOf(ctx, call, locked.price, { provider, model }, COST_FIELDS), metadata, input.userId),
+    { price: { provider, model } },
   );
-  const hash = requestHash({
-    op: "recordUsage",
-    mandateId: input.mandateId,
-    userId: input.userId,
-    provider,
-    model,
-    cost: formatMoney(cost),
-    metadata,
-  });
-  return debitUsage(ctx, { mandateId: input.mandateId, userId: input.userId, provider, model, cost, metadata, idempotencyKey: key, requestHash: hash });
 }
 
 export type { Transaction };

@@ -25,6 +25,36 @@ export function warningThreshold(
 }
 
 /**
+ * Re-arms a warning that fired when the account, as just read, is above its
+ * threshold again: a hold that expired since gives its amount back without
+ * any move, so the next move that crosses must warn again. Never fires.
+ */
+export function rearmWarning(t: SqlTransaction, account: LockedAccount, settings: Settings, now: Date): void {
+  if (!account.isWarning || isBelowThreshold(account, settings)) return;
+  account.isWarning = false;
+  accountChanged(t, account, now);
+}
+
+/** Whether what the account may spend is at or below its warning threshold (never, for UNLIMITED). */
+export function isBelowThreshold(account: Pick<LockedAccount, "balance" | "held" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">, settings: Pick<Settings, "billingModel" | "warningThresholdPercent">): boolean {
+  const threshold = warningThreshold(account, settings);
+  const available = spendable(account, settings.billingModel);
+  return threshold !== null && available !== null && available.lessThanOrEqualTo(threshold);
+}
+
+/**
+ * The warning state as readers see it: fired and not re-armed. A warning
+ * whose account is above its threshold again (a hold expired) reads as off
+ * even before a move re-arms it in the database.
+ */
+export function showsWarning(
+  account: Pick<LockedAccount, "isWarning" | "balance" | "held" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">,
+  settings: Pick<Settings, "billingModel" | "warningThresholdPercent">,
+): boolean {
+  return account.isWarning && isBelowThreshold(account, settings);
+}
+
+/**
  * Compares the account's final state in this transaction with its threshold
  * and flips the warning flag when it crosses. Call it last, on the state the
  * transaction will commit, while the account row is still locked.

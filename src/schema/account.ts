@@ -1,5 +1,5 @@
 import type { BillingAccount as AccountRow } from "@prisma/client";
-import { spendable, updateBillingAccount, warningThreshold, type Decimal } from "../billing/index.js";
+import { showsWarning, spendable, updateBillingAccount, warningThreshold, type Decimal } from "../billing/index.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import { AccountType } from "./enums.js";
@@ -16,12 +16,17 @@ export async function accountFigures(ctx: Context, account: AccountRow) {
     ctx.loaders.settings.load(account.mandateId),
   ]);
   if (!settings) throw new Error(`settings of mandate ${account.mandateId} missing`);
-  const figures = { balance: account.balance as unknown as Decimal, held, creditLimit: account.creditLimit as unknown as Decimal | null };
+  const figures = {
+    ...(account as unknown as Pick<Parameters<typeof showsWarning>[0], "balance" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">),
+    isWarning: account.isWarning,
+    held,
+  };
   return {
     settings,
     held,
     available: spendable(figures, settings.billingModel),
-    warningThreshold: warningThreshold(account as never, settings),
+    warningThreshold: warningThreshold(figures, settings),
+    isWarning: showsWarning(figures, settings),
   };
 }
 
@@ -49,7 +54,10 @@ export const BillingAccount = builder.prismaObject("BillingAccount", {
       type: "Decimal",
       resolve: async (account, _args, ctx) => (await accountFigures(ctx, account)).warningThreshold ?? "0",
     }),
-    isWarning: t.exposeBoolean("isWarning"),
+    isWarning: t.boolean({
+      description: "The warning fired and the account is still at or below its threshold (an expired hold re-arms it at once).",
+      resolve: async (account, _args, ctx) => (await accountFigures(ctx, account)).isWarning,
+    }),
     lastWarningAt: t.expose("lastWarningAt", { type: "DateTime", nullable: true }),
     enabled: t.exposeBoolean("enabled"),
   }),

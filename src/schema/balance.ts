@@ -7,7 +7,7 @@ export const BillingBalance = builder.objectRef<BalanceView>("BillingBalance").i
   fields: (t) => ({
     mandateId: t.exposeID("mandateId"),
     mandateName: t.exposeString("mandateName"),
-    accountId: t.exposeID("accountId"),
+    accountId: t.exposeID("accountId", { description: "For an account no money move has opened yet: the id it will get." }),
     userId: t.exposeString("userId", { nullable: true }),
     billingModel: t.expose("billingModel", { type: BillingModel }),
     balance: t.expose("balance", { type: "Decimal" }),

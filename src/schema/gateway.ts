@@ -4,6 +4,7 @@ import type { UsageAuthorization as AuthorizationRow } from "@prisma/client";
 import {
   authorizeUsage,
   checkBilling,
+  holdStatus,
   recordUsage,
   releaseUsage,
   settleUsage,
@@ -51,7 +52,11 @@ export const UsageAuthorization = builder.prismaObject("UsageAuthorization", {
     id: t.exposeID("id"),
     account: t.relation("account"),
     amount: t.expose("amount", { type: "Decimal" }),
-    status: t.expose("status", { type: AuthorizationStatus }),
+    status: t.field({
+      type: AuthorizationStatus,
+      description: "EXPIRED as soon as expiresAt has passed, even before the expiry sweep records it.",
+      resolve: (authorization, _args, ctx) => holdStatus(authorization, ctx.billing.now()),
+    }),
     provider: t.exposeString("provider"),
     model: t.exposeString("model", { nullable: true }),
     expiresAt: t.expose("expiresAt", { type: "DateTime" }),

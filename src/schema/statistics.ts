@@ -18,7 +18,8 @@ builder.prismaObject("UsageStatistics", {
     periodType: t.expose("periodType", { type: PeriodType }),
     periodStart: t.expose("periodStart", { type: "Date" }),
     totalCost: t.expose("totalCost", { type: "Decimal" }),
-    transactionCount: t.exposeInt("transactionCount"),
+    // BIGINT in the database (a YEAR row never overflows); GraphQL's Int as the contract says.
+    transactionCount: t.int({ resolve: (s) => Number(s.transactionCount) }),
     costByProvider: t.field({ type: [CostShare], resolve: (s) => shares(s.costByProvider) }),
     costByFeature: t.field({ type: [CostShare], resolve: (s) => shares(s.costByFeature) }),
   }),

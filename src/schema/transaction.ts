@@ -11,7 +11,7 @@ export const Transaction = builder.prismaObject("Transaction", {
     id: t.exposeID("id"),
     account: t.relation("account"),
     transactionType: t.expose("transactionType", { type: TransactionType }),
-    amount: t.expose("amount", { type: "Decimal", description: "Always positive." }),
+    amount: t.expose("amount", { type: "Decimal", description: "Positive; 0 only for the DEBIT of a call that cost nothing." }),
     delta: t.expose("delta", { type: "Decimal", description: "Signed effect on the balance." }),
     balanceAfter: t.expose("balanceAfter", { type: "Decimal" }),
     description: t.exposeString("description"),

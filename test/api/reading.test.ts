@@ -228,13 +228,19 @@ describe("mandates and accounts", () => {
     expect(search.data.mandates.edges.map((e: any) => e.node.id)).toEqual([mandateId]);
   });
 
-  it("pages a PREPAY_USER mandate's accounts and opens each with its starting credit", async () => {
+  it("shows a new user's starting credit without opening an account, and pages the accounts money moves opened", async () => {
     const id = uniqueId();
     await upsertMandate(app.billing, { id, name: "Users GmbH", billingModel: "PREPAY_USER" });
     await updateSettings(app.billing, { mandateId: id, defaultUserCredit: "7.5" });
     for (const user of ["a", "b", "c"]) {
       const res = await app.gql(`query($id: ID!, $u: String) { balance(mandateId: $id, userId: $u) { userId balance } }`, { id, u: user }, SYSADMIN);
       expect(res.data.balance).toEqual({ userId: user, balance: "7.500000" });
+    }
+    // Reads never write: no account is opened, no credit booked.
+    expect(await app.database.prisma.billingAccount.count({ where: { mandateId: id } })).toBe(0);
+    expect(await app.database.prisma.transaction.count({ where: { mandateId: id } })).toBe(0);
+    for (const user of ["a", "b", "c"]) {
+      await recordUsage(app.billing, { mandateId: id, userId: user, provider: "openai", model: "gpt-5", cost: "0.5", idempotencyKey: `open-${user}` });
     }
     const page = await app.gql(
       `query($id: ID!) { mandate(id: $id) { accounts(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId accountType balance } } } } }`,

@@ -16,7 +16,7 @@
 // answer about ids that do not exist: it must not reveal that A exists.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authorizeUsage } from "../../src/billing/index.js";
+import { authorizeUsage, updateSettings, upsertMandate } from "../../src/billing/index.js";
 import { createTestApp, SYSADMIN, type GqlResult, type TestApp, type TestCaller } from "../support/app.js";
 import { uniqueId } from "../support/billing.js";
 
@@ -29,8 +29,12 @@ interface Fixture {
   A: string;
   /** Mandate A under PREPAY_USER (one account per user). */
   AU: string;
+  /** Mandate A under CREDIT_POSTPAY (where a credit limit applies). */
+  AP: string;
   /** A's shared account. */
   accountA: string;
+  /** AP's shared account. */
+  accountP: string;
   /** u1's and u2's own accounts in AU. */
   accountU1: string;
   accountU2: string;
@@ -40,8 +44,8 @@ interface Fixture {
 
 interface Operation {
   name: string;
-  /** Which mandate A the role's token is for: PREPAY_MANDATE or PREPAY_USER. */
-  on: "A" | "AU";
+  /** Which mandate A the role's token is for: PREPAY_MANDATE, PREPAY_USER or CREDIT_POSTPAY. */
+  on: "A" | "AU" | "AP";
   /** The root field. */
   field: string;
   query: string;
@@ -364,11 +368,11 @@ const OPERATIONS: Operation[] = [
     expect: ACCOUNT_ADMINS,
   },
   {
-    name: "updateBillingAccount(A: creditLimit) [money]",
-    on: "A",
+    name: "updateBillingAccount(A postpay: creditLimit) [money]",
+    on: "AP",
     field: "updateBillingAccount",
     query: Q.updateBillingAccount,
-    vars: (f) => ({ input: { accountId: f.accountA, creditLimit: "0" } }),
+    vars: (f) => ({ input: { accountId: f.accountP, creditLimit: "0" } }),
     expect: { ...ACCOUNT_ADMINS, MANDATE_ADMIN: "forbidden" },
   },
   {
@@ -506,7 +510,9 @@ let B: string;
 const missing: Fixture = {
   A: "missing-mandate",
   AU: "missing-mandate-u",
+  AP: "missing-mandate-p",
   accountA: randomUUID(),
+  accountP: randomUUID(),
   accountU1: randomUUID(),
   accountU2: randomUUID(),
   hold: async () => randomUUID(),
@@ -548,7 +554,15 @@ beforeAll(async () => {
   await asSysadmin(Q.upsertMandate, { input: { id: B, name: "Mandate B" } });
   const credit = (mandateId: string, userId?: string) =>
     asSysadmin(Q.creditAccount, { input: { mandateId, userId, amount: "100", description: "setup", idempotencyKey: key() } });
+  const AP = uniqueId("ap");
+  await upsertMandate(app.billing, { id: AP, name: "Mandate A (postpay)" });
+  await updateSettings(app.billing, {
+    mandateId: AP,
+    billingModel: "CREDIT_POSTPAY",
+    billingAddress: { company: "A AG", street: "Weg 1", zip: "8000", city: "Zürich", country: "CH" },
+  });
   const accountA = (await credit(A)).account.id;
+  const accountP = (await credit(AP)).account.id;
   const accountU1 = (await credit(AU, "u1")).account.id;
   const accountU2 = (await credit(AU, "u2")).account.id;
   await credit(B);
@@ -564,7 +578,9 @@ beforeAll(async () => {
   fixture = {
     A,
     AU,
+    AP,
     accountA,
+    accountP,
     accountU1,
     accountU2,
     hold: async () => {
@@ -581,7 +597,7 @@ afterAll(async () => {
 describe("roles × root fields", () => {
   it.each(ROWS.map((row) => [`${row.role.padEnd(13)} ${row.op.name} -> ${row.outcome}`, row] as const))("%s", async (_name, row) => {
     const { role, op, outcome } = row;
-    const mandateId = op.on === "A" ? fixture.A : fixture.AU;
+    const mandateId = fixture[op.on];
     const caller = callerFor(role, mandateId);
     const res = await app.gql(op.query, await op.vars(fixture), caller);
     expect(outcomeOf(res, op, fixture), JSON.stringify(res)).toBe(outcome);

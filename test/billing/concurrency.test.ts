@@ -137,7 +137,7 @@ describe("one idempotency key, 50 concurrent calls", () => {
     expect(debits[0].id).toBe(results[0].transaction!.id);
     expect((await accountState(results[0].accountId)).balance.toFixed(6)).toBe("18.765433");
     const day = await db.prisma.usageStatistics.findFirstOrThrow({ where: { mandateId, periodType: "DAY" } });
-    expect(day.transactionCount).toBe(1);
+    expect(day.transactionCount).toBe(1n);
     expect(day.totalCost.toFixed(6)).toBe("1.234567");
     await expectLedgerInvariants(db.prisma);
   });
@@ -256,8 +256,8 @@ async function openTargets(tag: string): Promise<Target[]> {
   const make = async (name: string, mandateId: string, userId: string | undefined, opening: string | null) => {
     // A first money move opens the account (a PREPAY_USER one with its initial credit).
     const first = opening
-      ? await creditAccount(t.ctx, { mandateId, userId, amount: opening, description: "opening", idempotencyKey: `${tag}-open` })
-      : await recordUsage(t.ctx, { mandateId, userId, provider: "openai", model: "gpt-5", cost: "0", idempotencyKey: `${tag}-open` });
+      ? await creditAccount(t.ctx, { mandateId, userId, amount: opening, description: "opening", idempotencyKey: `${tag}-open-${userId ?? "mandate"}` })
+      : await recordUsage(t.ctx, { mandateId, userId, provider: "openai", model: "gpt-5", cost: "0", idempotencyKey: `${tag}-open-${userId ?? "mandate"}` });
     const state = await accountState(first.accountId);
     return {
       name,
@@ -578,7 +578,7 @@ describe("first uses of a PREPAY_USER user", () => {
     await Promise.all(
       ["erin", "frank"].flatMap((user) =>
         Array.from({ length: 5 }, (_, i) =>
-          recordUsage(t.ctx, { mandateId, userId: user, provider: "openai", model: "gpt-5", cost: "0.1", idempotencyKey: `x${i}` }),
+          recordUsage(t.ctx, { mandateId, userId: user, provider: "openai", model: "gpt-5", cost: "0.1", idempotencyKey: `x-${user}-${i}` }),
         ),
       ),
     );

@@ -50,7 +50,7 @@ async function storedRow(accountId: string, period: "DAY" | "MONTH" | "YEAR", st
   return {
     mandateId: row.mandateId,
     totalCost: row.totalCost.toFixed(6),
-    transactionCount: row.transactionCount,
+    transactionCount: Number(row.transactionCount),
     costByProvider: row.costByProvider as Record<string, string>,
     costByFeature: row.costByFeature as Record<string, string>,
   };
@@ -123,14 +123,14 @@ describe("rebuildRollups", () => {
     const key = (mandateId: string, accountId: string, accountKey: string) => ({ mandateId, accountId, accountKey });
     const expected: RollupDifference[] = [
       {
-        ...key(mandateA, accountA, "mandate"),
+        ...key(mandateA, accountA, "unlimited"),
         period: "DAY",
         periodStart: "2026-03-28",
         kind: "wrong",
         stored: { ...dayA, totalCost: "2.750000" },
         expected: dayA,
       },
-      { ...key(mandateA, accountA, "mandate"), period: "YEAR", periodStart: "2027-01-01", kind: "missing", stored: null, expected: yearA },
+      { ...key(mandateA, accountA, "unlimited"), period: "YEAR", periodStart: "2027-01-01", kind: "missing", stored: null, expected: yearA },
       {
         ...key(mandateB, accountB1, "user:u1"),
         period: "MONTH",

@@ -132,7 +132,7 @@ describe("rollups under random debits across time-zone boundaries", () => {
     const debits = await db.prisma.transaction.count({ where: { transactionType: "DEBIT" } });
     expect(debits).toBe(DEBITS);
     const rows = await db.prisma.usageStatistics.groupBy({ by: ["periodType"], _sum: { transactionCount: true }, _count: true });
-    for (const row of rows) expect(row._sum.transactionCount, `${row.periodType} counts`).toBe(DEBITS);
+    for (const row of rows) expect(Number(row._sum.transactionCount), `${row.periodType} counts`).toBe(DEBITS);
     console.log(`[rollups-random] rollup rows: ${rows.map((r) => `${r.periodType} ${r._count}`).join(", ")}`);
 
     // Every row equals a direct SUM over its debits in Zurich time (and no row lacks debits, no debit lacks its row).

@@ -32,18 +32,20 @@ afterAll(async () => {
 
 const openai = { provider: "openai", model: "gpt-5" } as const;
 
+/** The user's account, or the mandate-wide one (under UNLIMITED, the account of its own). */
 async function account(mandateId: string, userId?: string) {
-  return db.prisma.billingAccount.findFirstOrThrow({ where: { mandateId, accountKey: userId ? `user:${userId}` : "mandate" } });
+  return db.prisma.billingAccount.findFirstOrThrow({ where: { mandateId, accountKey: userId ? `user:${userId}` : { in: ["mandate", "unlimited"] } } });
 }
 
 async function balance(mandateId: string, userId?: string) {
   return (await account(mandateId, userId)).balance.toFixed(6);
 }
 
-/** Opens the mandate's account without moving money (a zero-cost usage books nothing). */
+/** Opens the mandate's account without moving money (a zero-cost usage books a DEBIT of 0). */
 async function openAccountOf(b: TestBilling, mandateId: string, userId?: string) {
   const opened = await recordUsage(b.ctx, { mandateId, userId, ...openai, cost: "0", idempotencyKey: `open-${uniqueId()}` });
-  expect(opened.transaction).toBeNull();
+  expect(opened.transaction).toMatchObject({ transactionType: "DEBIT" });
+  expect(opened.transaction!.amount.toFixed(6)).toBe("0.000000");
   return opened.accountId;
 }
 
@@ -111,7 +113,7 @@ describe("what each billing model may spend", () => {
     expect(await db.prisma.transaction.count({ where: { mandateId, transactionType: "DEBIT" } })).toBe(2);
     const month = await db.prisma.usageStatistics.findFirstOrThrow({ where: { mandateId, periodType: "MONTH" } });
     expect(month.totalCost.toFixed(6)).toBe("123.956789");
-    expect(month.transactionCount).toBe(2);
+    expect(month.transactionCount).toBe(2n);
     expect(month.costByProvider).toEqual({ openai: "123.456789", anthropic: "0.500000" });
     expect((await checkBilling(b.ctx, { mandateId, provider: "openai", estimatedCost: "1000" })).allowed).toBe(true);
     expect(warnings(b.events)).toEqual([]);
@@ -330,7 +332,8 @@ describe("holds", () => {
     const hold = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "2", idempotencyKey: "h" });
     const authorizationId = hold.authorization!.id;
     const free = await settleUsage(b.ctx, { authorizationId, cost: "0" });
-    expect(free.transaction).toBeNull();
+    // The call cost nothing, and is still a call: a DEBIT of 0 that reserves the settlement.
+    expect(free.transaction?.amount.toFixed(6)).toBe("0.000000");
     expect((await settleUsage(b.ctx, { authorizationId, cost: "0" })).replayed).toBe(true);
     // A retry that claims a real cost is a different request: it must not be answered as if it were booked.
     await expect(settleUsage(b.ctx, { authorizationId, cost: "1.25" })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
@@ -418,6 +421,9 @@ describe("balance warnings", () => {
     const b = testBilling(db.prisma);
     const mandateId = await createMandate(b.ctx, "CREDIT_POSTPAY");
     const accountId = await openAccountOf(b, mandateId);
+    // Opened without a credit limit, the account may spend nothing: at its threshold (0) it warns.
+    expect(warnings(b.events)).toMatchObject([{ available: "0.000000", threshold: "0.000000" }]);
+    b.events.length = 0;
     await updateBillingAccount(b.ctx, { accountId, creditLimit: "200" });
     // A payment does not move the threshold: it stays 10 % of the limit (20), not of the payment.
     await creditAccount(b.ctx, { mandateId, amount: "50", description: "invoice paid", idempotencyKey: "c" });

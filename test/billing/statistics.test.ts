@@ -44,7 +44,7 @@ async function rollups(db: TestDatabase, accountId: string): Promise<Record<stri
       `${r.periodType} ${r.periodStart.toISOString().slice(0, 10)}`,
       {
         total: r.totalCost.toFixed(6),
-        count: r.transactionCount,
+        count: Number(r.transactionCount),
         byProvider: r.costByProvider as Record<string, string>,
         byFeature: r.costByFeature as Record<string, string>,
       },
@@ -98,7 +98,7 @@ describe("rollups of debits", () => {
     await debit(ctx, mandateId, "1.5", { provider: "openai", featureCode: "chat" });
     await debit(ctx, mandateId, "0.25", { provider: "Anthropic", featureCode: "chat" });
     await debit(ctx, mandateId, "0.000001", { provider: "openai", featureCode: "automation" });
-    await debit(ctx, mandateId, "0", { provider: "openai" }); // nothing booked, nothing counted
+    await debit(ctx, mandateId, "0", { provider: "openai" }); // a call that cost nothing: counted, adds nothing
     const hold = await authorizeUsage(ctx, { mandateId, provider: "tavily", model: "search-basic", estimatedCost: "3", idempotencyKey: "h" });
     await settleUsage(ctx, { authorizationId: hold.authorization!.id, cost: "2.333333" }); // no feature: "unknown"
     // Credits and adjustments are not usage.
@@ -107,7 +107,7 @@ describe("rollups of debits", () => {
 
     const expected: Rollup = {
       total: "4.083334",
-      count: 4,
+      count: 5,
       byProvider: { openai: "1.500001", anthropic: "0.250000", tavily: "2.333333" },
       byFeature: { chat: "1.750000", automation: "0.000001", unknown: "2.333333" },
     };
@@ -130,7 +130,7 @@ describe("rollups of debits", () => {
     });
     const month: Rollup = {
       total: "14.083334",
-      count: 5,
+      count: 6,
       byProvider: { ...expected.byProvider, perplexity: "10.000000" },
       byFeature: { ...expected.byFeature, research: "10.000000" },
     };

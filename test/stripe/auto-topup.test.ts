@@ -81,7 +81,7 @@ async function mandateWithSavedCard(options: { saveCard?: boolean } = {}): Promi
     amount_total: 2000,
     currency: "chf",
     payment_status: "paid",
-    metadata: { accountId, mandateId, userId: "", amount: "20.000000" },
+    metadata: { accountId, accountKey: request.form["metadata[accountKey]"], mandateId, userId: "", amount: "20.000000" },
   });
   const paymentMethodId = `pm_${randomUUID().slice(0, 8)}`;
   if (options.saveCard !== false) await deliver("payment_method.attached", { id: paymentMethodId, object: "payment_method", customer: customerId });
