@@ -1,6 +1,7 @@
 // GraphQL Code Generator: typed documents for the operations under test/ and
-// examples/, and for the gateway client's (client/), each checked against
-// the committed schema.graphql (npm run codegen).
+// examples/, for the gateway client (client/) and for the demo
+// (scripts/demo/), each checked against the committed schema.graphql
+// (npm run codegen).
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
 const scalars = { Decimal: "string", DateTime: "string", Date: "string", EmailAddress: "string", CountryCode: "string" };
@@ -22,6 +23,13 @@ const config: CodegenConfig = {
     // needed to print them, and the client stays small.
     "client/generated/": {
       documents: ["client/**/*.graphql"],
+      preset: "client",
+      presetConfig: { fragmentMasking: false },
+      config: { ...typed, documentMode: "string" },
+    },
+    // The demo's admin documents (npm run demo), sent through the client.
+    "scripts/demo/generated/": {
+      documents: ["scripts/demo/**/*.graphql"],
       preset: "client",
       presetConfig: { fragmentMasking: false },
       config: { ...typed, documentMode: "string" },
