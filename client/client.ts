@@ -83,7 +83,8 @@ export class SaldoClient {
   }
 
   /** Any other operation of Saldo's API, typed by a document from GraphQL Code Generator, with the same retries. */
-  request<R, V>(document: DocumentTypeDecoration<R, V>, variables: V, operation = "request"): Promise<R> {
+  request<R, V>(document: DocumentTypeDecoration<R, V>, variables: V): Promise<R> {
+    const operation = /\b(?:query|mutation)\s+(\w+)/.exec(String(document))?.[1] ?? "request";
     return this.send(operation, document, variables);
   }
 
