@@ -3,7 +3,7 @@
 // In CI the PostgreSQL run is required: test/support/global-setup.ts fails
 // the run when CI=true and PostgreSQL is not configured or not reachable.
 import { createRequire } from "node:module";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const require = createRequire(import.meta.url);
 
@@ -27,6 +27,9 @@ export default defineConfig({
       test: {
         name: database,
         include: ["test/**/*.test.ts"],
+        // The gateway client and the demo start their own server on the
+        // embedded database whatever the project: run them once.
+        exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts"])],
         env: { SALDO_TEST_DB: database },
       },
     })),
