@@ -107,14 +107,15 @@ function BalancePanel(props: { mandateId: string; userId: string | null }) {
     },
     // Whatever changed while the stream was down is read again.
     onConnected: () => refetch({ requestPolicy: "network-only" }),
-    pause: !data,
+    // Once shown, the balance stays (a failed re-read must not end the stream).
+    pause: balance === null,
   });
   const [warnings, setWarnings] = useState<Warning[]>([]);
   const warningStream = useSubscription(LiveWarningDocument, { mandateId: props.mandateId }, {
     // One banner per warning, however often the event is delivered.
     onData: ({ balanceWarning }) =>
       setWarnings((all) => (all.some((w) => w.account.id === balanceWarning.account.id && w.at === balanceWarning.at) ? all : [...all, balanceWarning])),
-    pause: !data,
+    pause: balance === null,
   });
   const state =
     live.state === "connected" && warningStream.state !== "connected" && warningStream.state !== "stopped" ? warningStream.state : live.state;
@@ -135,6 +136,7 @@ function BalancePanel(props: { mandateId: string; userId: string | null }) {
           <LiveBadge state={state} />
         </header>
         <ProblemList problems={[...live.problems, ...warningStream.problems]} />
+        <ApiError error={error} />
         <dl class="figures">
           <div class="figure main">
             <dt>{label("BillingAccount", "balance")}</dt>
