@@ -78,7 +78,7 @@ function SignedIn(props: { token: string; signOut(message?: string): void }) {
     const ms = expiresAt.getTime() - Date.now();
     // setTimeout takes at most ~24.8 days; a longer token is re-checked by the API anyway.
     if (ms > 2 ** 31 - 1) return;
-    const timer = setTimeout(() => props.signOut("The token has expired: sign in again."), Math.max(ms, 0));
+    const timer = setTimeout(() => props.signOut(t("sessionExpired")), Math.max(ms, 0));
     return () => clearTimeout(timer);
   }, [expiresAt]);
 
@@ -89,7 +89,7 @@ function SignedIn(props: { token: string; signOut(message?: string): void }) {
         <ApiError error={error} />
         {error && (
           <p>
-            <button onClick={() => reexecute({ requestPolicy: "network-only" })}>{t("apply")}</button>{" "}
+            <button onClick={() => reexecute({ requestPolicy: "network-only" })}>{t("retry")}</button>{" "}
             <button onClick={() => props.signOut()}>{t("signOut")}</button>
           </p>
         )}

@@ -31,6 +31,8 @@ const WORDS = {
     "Dies ist ein Gateway-Token (SERVICE): die Abrechnungs-Oberfläche hat dafür nichts. Melden Sie sich mit dem Token eines Benutzers oder Admins an.",
   ],
   loading: ["Loading…", "Laden…"],
+  retry: ["Try again", "Erneut versuchen"],
+  sessionExpired: ["The token has expired: sign in again.", "Das Token ist abgelaufen: melden Sie sich erneut an."],
   live: ["Live", "Live"],
   connecting: ["Connecting…", "Verbinde…"],
   reconnecting: ["Reconnecting…", "Verbinde erneut…"],
