@@ -27,9 +27,11 @@ export default defineConfig({
       test: {
         name: database,
         include: ["test/**/*.test.ts"],
-        // The gateway client and the demo start their own server on the
-        // embedded database whatever the project: run them once.
-        exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts"])],
+        // These start their own server on an embedded database of their own
+        // whatever the project (the gateway client, the demo, the browser
+        // tests of the UI): a second run on PostgreSQL would repeat them,
+        // not test anything new.
+        exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts"])],
         env: { SALDO_TEST_DB: database },
       },
     })),

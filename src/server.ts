@@ -26,6 +26,7 @@ async function main() {
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const where = app.database.kind === "pglite" ? `embedded database in ${config.SALDO_DATA_DIR}` : "PostgreSQL";
   console.log(`[saldo] GraphQL and GraphiQL on http://localhost:${port}/graphql (${where})`);
+  console.log(`[saldo] Billing UI on http://localhost:${port}/app/`);
 
   let stopping = false;
   const stop = async (signal: string) => {

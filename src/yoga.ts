@@ -17,6 +17,8 @@ import { BillingError } from "./billing/index.js";
 import { createContext, type AppServices, type Context } from "./context.js";
 import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
+import { useWebApp, type WebAppOptions } from "./http/app.js";
+import { useTransactionExport } from "./http/export.js";
 
 /**
  * What a transport adds to yoga's initial context. HTTP requests bring a
@@ -52,6 +54,8 @@ export interface SaldoYogaOptions {
   maxRequestBodyBytes?: number;
   /** Serves POST /webhooks/stripe (503 there while STRIPE_WEBHOOK_SECRET is not set). */
   stripeWebhook?: StripeWebhookOptions;
+  /** The billing UI at /app (src/http/app.ts); default: web/dist. */
+  webApp?: WebAppOptions;
 }
 
 export type SaldoServices = AppServices & { ping(): Promise<void> };
@@ -77,6 +81,11 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
     plugins: [
       // First: it answers Stripe's raw-body POST itself, before CSRF and GraphQL.
       ...(options.stripeWebhook ? [useStripeWebhook(options.stripeWebhook)] : []),
+      // The UI's files (and `/` redirecting to it) and the CSV export: plain
+      // HTTP beside GraphQL. The export takes only a bearer token, which a
+      // browser never sends cross-site, so it needs no CSRF header.
+      useWebApp(options.webApp),
+      useTransactionExport(services),
       useReadinessCheck({
         endpoint: "/health",
         check: async () => {
