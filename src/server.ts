@@ -3,7 +3,7 @@
 import { createServer } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { DatabaseOpenError } from "./db.js";
+import { DatabaseOpenError } from "./db/open.js";
 import { MigrationError } from "./db/migrations.js";
 import { serveGraphQLOverWebSocket } from "./http/ws.js";
 import { LiveEventsError } from "./pubsub.js";

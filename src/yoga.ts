@@ -13,7 +13,7 @@ import {
   type YogaLogger,
   type YogaServerInstance,
 } from "graphql-yoga";
-import { BillingError } from "./billing/index.js";
+import { BillingError } from "./billing/shared/errors.js";
 import { createContext, type AppServices, type Context } from "./context.js";
 import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";

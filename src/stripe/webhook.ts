@@ -5,8 +5,8 @@
 // applies to it; yoga.fetch in tests and the server on its port both serve it.
 import type { Plugin } from "graphql-yoga";
 import Stripe from "stripe";
-import type { BillingContext } from "../billing/context.js";
-import { applyStripeEvent } from "../billing/payments.js";
+import { type BillingContext } from "../billing/shared/context.js";
+import { applyStripeEvent } from "./events.js";
 
 export const STRIPE_WEBHOOK_PATH = "/webhooks/stripe";
 /** Stripe's events are a few kilobytes; anything far larger is not from Stripe. */

@@ -4,7 +4,7 @@
 import { GraphQLError } from "graphql";
 import { serverAudits } from "graphql-http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { BillingError } from "../../src/billing/index.js";
+import { BillingError } from "../../src/billing/shared/errors.js";
 import { createSaldoYoga, CSRF_HEADER, maskError, REQUEST_LIMITS, type SaldoServices } from "../../src/yoga.js";
 import { createTestApp, SYSADMIN, type TestApp } from "../support/app.js";
 

@@ -2,17 +2,13 @@
 // event log, unique mandates per test, and the ledger's invariants.
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
-import {
-  createBillingContext,
-  Decimal,
-  upsertMandate,
-  updateSettings,
-  type BillingContext,
-  type BillingEvent,
-  type UpdateSettingsInput,
-} from "../../src/billing/index.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
+import { updateSettings, type UpdateSettingsInput } from "../../src/billing/mandates/settings.js";
+import { createBillingContext, type BalanceWarningEvent, type BillingContext, type BillingEvent } from "../../src/billing/shared/context.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { Decimal } from "../../src/billing/shared/money.js";
 import type { BillingModel } from "@prisma/client";
-import type { Db } from "../../src/db.js";
+import type { Database, Db } from "../../src/db/open.js";
 
 export interface TestClock {
   now(): Date;
@@ -35,7 +31,7 @@ export interface TestBilling {
   events: BillingEvent[];
 }
 
-export function testBilling(db: Db, options: Partial<Omit<BillingContext, "db" | "events" | "now">> = {}): TestBilling {
+export function testBilling(db: Database, options: Partial<Omit<BillingContext, "db" | "sql" | "events" | "now">> = {}): TestBilling {
   const clock = testClock();
   const events: BillingEvent[] = [];
   const ctx = createBillingContext(db, { ...options, now: clock.now, events: { publish: (e) => events.push(e) } });
@@ -121,3 +117,21 @@ export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich")
   );
   expect(mismatches, "usage statistics differ from the ledger").toEqual([]);
 }
+
+/** The user's account, or the mandate-wide one (under UNLIMITED, the account of its own). */
+export async function accountOf(db: Db, mandateId: string, userId?: string) {
+  return db.billingAccount.findFirstOrThrow({ where: { mandateId, accountKey: userId ? `user:${userId}` : { in: ["mandate", "unlimited"] } } });
+}
+
+export async function balanceOf(db: Db, mandateId: string, userId?: string): Promise<string> {
+  return (await accountOf(db, mandateId, userId)).balance.toFixed(6);
+}
+
+let spendCounter = 0;
+
+/** A usage of `cost` CHF (openai/gpt-5) under a fresh key. */
+export function spend(b: TestBilling, mandateId: string, cost: string, userId?: string) {
+  return recordUsage(b.ctx, { mandateId, userId, provider: "openai", model: "gpt-5", cost, idempotencyKey: `spend-${++spendCounter}` });
+}
+
+export const warningsIn = (events: BillingEvent[]) => events.filter((e): e is BalanceWarningEvent => e.type === "balanceWarning");
