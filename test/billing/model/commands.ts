@@ -6,7 +6,7 @@
 // MODEL_WEIGHTS overrides weights, e.g. "startTopUp=5,switchModel=5,checkoutEvent=5,*=0"
 // ("*" sets every command not named).
 import fc from "fast-check";
-import { BILLING_MODELS, describeOp, PRICES, type Charge, type Key, type Op, type Provider, type Usage, type User } from "./ops.js";
+import { BILLING_MODELS, describeOp, PRICES, type Charge, type Key, type Op, type Provider, type RetryChange, type Usage, type User } from "./ops.js";
 import { applicable, type State } from "./reference.js";
 import type { Runner } from "./runner.js";
 
@@ -17,7 +17,16 @@ export const DEFAULT_WEIGHTS = {
   authorize: 8,
   settle: 6,
   release: 3,
-  retry: 10,
+  /** The same request again (as sent, or spelled differently). */
+  retry: 8,
+  /** The same key with other content (amount, user). */
+  retryChanged: 4,
+  /** Zero costs and estimates (and the invalid zero credit or adjustment). */
+  zeroCost: 2,
+  /** Amounts at and just beyond the largest accepted, and a price that makes a usage too expensive. */
+  nearLimitAmounts: 1,
+  /** Client keys that look like Saldo's own ("stripe:checkout:<session>", "saldo:..."). */
+  systemKey: 1,
   concurrent: 3,
   advanceClock: 4,
   expireHolds: 2,
@@ -34,9 +43,9 @@ export const DEFAULT_WEIGHTS = {
   balance: 3,
   checkBilling: 3,
   statistics: 2,
-} satisfies Record<Op["kind"], number>;
+} satisfies Record<Op["kind"] | "retryChanged" | "zeroCost" | "nearLimitAmounts" | "systemKey", number>;
 
-export type Weights = Record<Op["kind"], number>;
+export type Weights = Record<keyof typeof DEFAULT_WEIGHTS, number>;
 
 /** DEFAULT_WEIGHTS with the overrides of "name=weight,...,*=weight". */
 export function weightsFrom(spec: string | undefined): Weights {
@@ -44,88 +53,113 @@ export function weightsFrom(spec: string | undefined): Weights {
   if (!spec) return weights;
   const pairs = spec.split(",").map((part) => part.trim().split("="));
   const rest = pairs.find(([name]) => name === "*");
-  if (rest) for (const name of Object.keys(weights) as Op["kind"][]) weights[name] = Number(rest[1]);
+  if (rest) for (const name of Object.keys(weights) as (keyof Weights)[]) weights[name] = Number(rest[1]);
   for (const [name, value] of pairs) {
     if (name === "*") continue;
     if (!(name in weights) || !Number.isInteger(Number(value)) || Number(value) < 0) {
       throw new Error(`MODEL_WEIGHTS: "${name}=${value}" is not a command with a weight >= 0 (commands: ${Object.keys(weights).join(", ")})`);
     }
-    weights[name as Op["kind"]] = Number(value);
+    weights[name as keyof Weights] = Number(value);
   }
   return weights;
 }
 
-const rare = <T>(often: fc.Arbitrary<T>, seldom: fc.Arbitrary<T>, odds = 12) =>
+const rare = <T>(often: fc.Arbitrary<T>, seldom: fc.Arbitrary<T>, odds = 8) =>
   fc.oneof({ weight: odds, arbitrary: often }, { weight: 1, arbitrary: seldom });
 
 const mandate = fc.constantFrom<0 | 1>(0, 1);
 const user = fc.constantFrom<User | null>(null, "u1", "u2");
-const key: fc.Arbitrary<Key> = rare(fc.constantFrom<Key>("k1", "k2", "k3"), fc.constantFrom<Key>("sys:checkout0", "saldo"));
+const key = fc.constantFrom<Key>("k1", "k2", "k3");
+/** Keys that look like the ones Saldo derives itself (see ops.ts). */
+const systemLikeKey = fc.constantFrom<Key>("sys:checkout0", "saldo");
 const provider = fc.constantFrom<Provider>("alpha", "beta", "Alpha", "BETA");
-const aiModel = rare(fc.constantFrom<"m1" | "m2">("m1", "m2"), fc.constant<"m3">("m3"), 8);
+/** m3 has no price: with a usage it is UNKNOWN_PRICE. */
+const aiModel = rare(fc.constantFrom<"m1" | "m2">("m1", "m2"), fc.constant<"m3">("m3"));
 const feature = fc.constantFrom<string | null>(null, "chat", "auto");
-// Near-limit amounts now and then: the largest accepted and one micro-CHF more.
-const nearLimit = fc.constantFrom("1000000000", "1000000000.000001");
-const usage = rare(
-  fc.constantFrom<Usage>(
-    { inputTokens: 1000, outputTokens: 1000 },
-    { inputTokens: 123457, outputTokens: 7 },
-    { requests: 3 },
-    { inputTokens: 1000, outputTokens: 1000, requests: 1 },
-  ),
-  fc.constant<Usage>({ requests: 1000 }),
+const usage = fc.constantFrom<Usage>(
+  { inputTokens: 1000, outputTokens: 1000 },
+  { inputTokens: 123457, outputTokens: 7 },
+  { inputTokens: 1000, outputTokens: 1000, requests: 1 },
+  { outputTokens: 5, requests: 3 },
 );
-const cost = rare(fc.constantFrom("3", "0.5", "10", "0", "7.5"), nearLimit);
+const costs = (...amounts: string[]) => fc.constantFrom(...amounts).map((cost): Charge => ({ cost }));
 const charge: fc.Arbitrary<Charge> = fc.oneof(
-  { weight: 3, arbitrary: cost.map((c) => ({ cost: c })) },
-  { weight: 2, arbitrary: usage.map((u) => ({ usage: u })) },
+  { weight: 3, arbitrary: costs("3", "0.5", "10", "7.5") },
+  { weight: 2, arbitrary: usage.map((u): Charge => ({ usage: u })) },
 );
 const estimate: fc.Arbitrary<Charge> = fc.oneof(
-  { weight: 3, arbitrary: rare(fc.constantFrom("3", "0.5", "10", "9.5", "0"), nearLimit).map((c) => ({ cost: c })) },
-  { weight: 1, arbitrary: usage.map((u) => ({ usage: u })) },
+  { weight: 3, arbitrary: costs("3", "0.5", "10", "9.5") },
+  { weight: 1, arbitrary: usage.map((u): Charge => ({ usage: u })) },
 );
+/** Costs nothing: an explicit 0, or requests only on a model that charges per token. */
+const zero: fc.Arbitrary<Charge> = fc.constantFrom<Charge>({ cost: "0" }, { usage: { requests: 3 } });
+/** The largest amount accepted, one micro-CHF more, or a usage the huge price makes too expensive. */
+const nearLimit: fc.Arbitrary<Charge> = fc.constantFrom<Charge>({ cost: "1000000000" }, { cost: "1000000000.000001" }, { usage: { requests: 1000 } });
 const delivery = fc.record({ times: fc.constantFrom<1 | 2 | 3>(1, 2, 3), concurrent: fc.boolean() });
 const slot = fc.constantFrom<0 | 1 | 2>(0, 1, 2);
 
-const credit = fc.record({
-  kind: fc.constant("credit" as const),
-  m: mandate,
-  user,
-  amount: rare(fc.constantFrom("10", "3", "0.5", "100"), fc.constantFrom("0", "1000000000", "1000000000.000001")),
-  key,
-});
-const adjust = fc.record({
-  kind: fc.constant("adjust" as const),
-  m: mandate,
-  user,
-  amount: rare(fc.constantFrom("-3", "0.5", "-0.5", "10"), fc.constantFrom("0", "-1000000000.000001")),
-  key,
-});
-const recordUsage = fc.record({ kind: fc.constant("recordUsage" as const), m: mandate, user, provider, model: aiModel, charge, feature, key });
-const authorize = fc.record({
-  kind: fc.constant("authorize" as const),
-  m: mandate,
-  user,
-  provider,
-  model: aiModel,
-  estimate,
-  expiresInSeconds: fc.constantFrom<number | null>(null, 60, 600),
-  key,
-});
-const settle = fc.record({ kind: fc.constant("settle" as const), hold: fc.nat(20), charge, feature });
-const release = fc.record({ kind: fc.constant("release" as const), hold: fc.nat(20) });
-const retry = fc.record({
-  kind: fc.constant("retry" as const),
-  request: fc.nat(40),
-  change: fc.constantFrom<"same" | "respelled" | "amount" | "user">("same", "respelled", "amount", "user"),
-});
+const creditWith = (amount: fc.Arbitrary<string>, keys: fc.Arbitrary<Key>) =>
+  fc.record({ kind: fc.constant("credit" as const), m: mandate, user, amount, key: keys });
+const adjustWith = (amount: fc.Arbitrary<string>, keys: fc.Arbitrary<Key>) =>
+  fc.record({ kind: fc.constant("adjust" as const), m: mandate, user, amount, key: keys });
+const recordUsageWith = (charges: fc.Arbitrary<Charge>, keys: fc.Arbitrary<Key>, models: fc.Arbitrary<"m1" | "m2" | "m3"> = aiModel) =>
+  fc.record({ kind: fc.constant("recordUsage" as const), m: mandate, user, provider, model: models, charge: charges, feature, key: keys });
+const authorizeWith = (estimates: fc.Arbitrary<Charge>, keys: fc.Arbitrary<Key>, models: fc.Arbitrary<"m1" | "m2" | "m3"> = aiModel) =>
+  fc.record({
+    kind: fc.constant("authorize" as const),
+    m: mandate,
+    user,
+    provider,
+    model: models,
+    estimate: estimates,
+    expiresInSeconds: fc.constantFrom<number | null>(null, 60, 600),
+    key: keys,
+  });
+const settleWith = (charges: fc.Arbitrary<Charge>) => fc.record({ kind: fc.constant("settle" as const), hold: fc.nat(8), charge: charges, feature });
+
+const credit = creditWith(fc.constantFrom("10", "3", "0.5", "100"), key);
+const adjust = adjustWith(fc.constantFrom("-3", "0.5", "-0.5", "10"), key);
+const recordUsage = recordUsageWith(charge, key);
+const authorize = authorizeWith(estimate, key);
+const settle = settleWith(charge);
+const release = fc.record({ kind: fc.constant("release" as const), hold: fc.nat(8) });
+const retry = fc.record({ kind: fc.constant("retry" as const), request: fc.nat(8), change: fc.constantFrom<RetryChange>("same", "respelled") });
+const retryChanged = fc.record({ kind: fc.constant("retry" as const), request: fc.nat(8), change: fc.constantFrom<RetryChange>("amount", "user") });
 const concurrent = fc.record({
   kind: fc.constant("concurrent" as const),
   op: fc.oneof(credit, recordUsage, authorize, settle, release, retry) as fc.Arbitrary<Op>,
   times: fc.constantFrom<2 | 3>(2, 3),
 });
+/** Zero costs, zero estimates and invalid zero amounts. */
+const zeroCost = fc.oneof(
+  recordUsageWith(zero, key, fc.constant("m1")),
+  settleWith(zero),
+  authorizeWith(fc.constant<Charge>({ cost: "0" }), key),
+  creditWith(fc.constant("0"), key),
+  adjustWith(fc.constant("0"), key),
+) as fc.Arbitrary<Op>;
+const nearLimitAmounts = fc.oneof(
+  creditWith(fc.constantFrom("1000000000", "1000000000.000001"), key),
+  adjustWith(fc.constantFrom("-1000000000", "-1000000000.000001"), key),
+  recordUsageWith(nearLimit, key),
+  authorizeWith(nearLimit, key),
+  settleWith(nearLimit),
+  fc.record({
+    kind: fc.constant("upsertPrice" as const),
+    provider: fc.constantFrom<"alpha" | "beta">("alpha", "beta"),
+    model: fc.constantFrom<"m1" | "m2">("m1", "m2"),
+    price: fc.constant(PRICES.length - 1),
+  }),
+) as fc.Arbitrary<Op>;
+/** Mostly as the gateway would send them (recordUsage, authorize); now and then an admin's credit or adjustment. */
+const systemKey = fc.oneof(
+  { weight: 4, arbitrary: recordUsageWith(charge, systemLikeKey) },
+  { weight: 2, arbitrary: authorizeWith(estimate, systemLikeKey) },
+  { weight: 1, arbitrary: creditWith(fc.constantFrom("10", "3"), systemLikeKey) },
+  { weight: 1, arbitrary: adjustWith(fc.constantFrom("-3", "0.5"), systemLikeKey) },
+) as fc.Arbitrary<Op>;
 
-function arbitraries(): Record<Op["kind"], fc.Arbitrary<Op>> {
+function arbitraries(): Record<keyof Weights, fc.Arbitrary<Op>> {
   return {
     credit,
     adjust,
@@ -134,14 +168,18 @@ function arbitraries(): Record<Op["kind"], fc.Arbitrary<Op>> {
     settle,
     release,
     retry,
+    retryChanged,
     concurrent,
+    zeroCost,
+    nearLimitAmounts,
+    systemKey,
     advanceClock: fc.record({ kind: fc.constant("advanceClock" as const), seconds: fc.constantFrom(61, 30, 600, 3601) }),
     expireHolds: fc.constant({ kind: "expireHolds" as const }),
     upsertPrice: fc.record({
       kind: fc.constant("upsertPrice" as const),
       provider: fc.constantFrom<"alpha" | "beta">("alpha", "beta"),
       model: fc.constantFrom<"m1" | "m2">("m1", "m2"),
-      price: rare(fc.constantFrom(1, 2, 0), fc.constant(PRICES.length - 1)),
+      price: fc.constantFrom(1, 2, 0),
     }),
     switchModel: fc.record({
       kind: fc.constant("switchModel" as const),
@@ -186,7 +224,7 @@ function arbitraries(): Record<Op["kind"], fc.Arbitrary<Op>> {
     refundEvent: fc.record({ kind: fc.constant("refundEvent" as const), slot, refunds: fc.constantFrom<1 | 2>(1, 2), delivery }),
     claimAutoTopUp: fc.record({ kind: fc.constant("claimAutoTopUp" as const), slot: fc.constantFrom<0 | 1>(0, 1), m: mandate, user, amount: fc.constant("20") }),
     autoTopUpSucceeded: fc.record({ kind: fc.constant("autoTopUpSucceeded" as const), slot: fc.constantFrom<0 | 1>(0, 1), delivery }),
-    redeliver: fc.record({ kind: fc.constant("redeliver" as const), event: fc.nat(20) }),
+    redeliver: fc.record({ kind: fc.constant("redeliver" as const), event: fc.nat(8) }),
     balance: fc.record({ kind: fc.constant("balance" as const), m: mandate, user: fc.constantFrom(null, "u1" as const, "ghost" as const, "u2" as const) }),
     checkBilling: fc.record({
       kind: fc.constant("checkBilling" as const),
@@ -197,7 +235,7 @@ function arbitraries(): Record<Op["kind"], fc.Arbitrary<Op>> {
       estimate: fc.option(estimate, { nil: null }),
     }),
     statistics: fc.record({ kind: fc.constant("statistics" as const), m: mandate, user }),
-  } as Record<Op["kind"], fc.Arbitrary<Op>>;
+  } as Record<keyof Weights, fc.Arbitrary<Op>>;
 }
 
 /** One command of the sequence: runs only where the model says it can. */
@@ -217,7 +255,7 @@ export class ModelCommand implements fc.AsyncCommand<{ state: State }, Runner> {
 
 export function commandSequences(weights: Weights, maxCommands: number) {
   const all = arbitraries();
-  const weighted = (Object.keys(weights) as Op["kind"][])
+  const weighted = (Object.keys(weights) as (keyof Weights)[])
     .filter((kind) => weights[kind] > 0)
     .map((kind) => ({ weight: weights[kind], arbitrary: all[kind].map((op) => new ModelCommand(op)) }));
   if (weighted.length === 0) throw new Error("MODEL_WEIGHTS leaves no command to run");

@@ -65,10 +65,10 @@ export type Op =
       expiresInSeconds: number | null;
       key: Key;
     }
-  /** Settles the n-th hold of the run (modulo the number of holds). */
-  | { kind: "settle"; hold: number; charge: Charge; feature: string | null }
+  /** Settles the n-th newest hold of the run (0: the latest; modulo the number of holds); a retry names it by holdNo. */
+  | { kind: "settle"; hold: number; charge: Charge; feature: string | null; holdNo?: number }
   | { kind: "release"; hold: number }
-  /** Sends the n-th earlier client request again (modulo), as it was or changed. */
+  /** Sends the n-th newest earlier client request again (0: the latest; modulo), as it was or changed. */
   | { kind: "retry"; request: number; change: RetryChange }
   /** The same request sent several times at once. */
   | { kind: "concurrent"; op: Op; times: 2 | 3 }
@@ -84,7 +84,7 @@ export type Op =
   /** An automatic top-up attempt is claimed (PENDING) on the paying account. */
   | { kind: "claimAutoTopUp"; slot: 0 | 1; m: MandateNo; user: User | null; amount: string }
   | { kind: "autoTopUpSucceeded"; slot: 0 | 1; delivery: Delivery }
-  /** Stripe sends the n-th earlier event (modulo) once more. */
+  /** Stripe sends the n-th newest earlier event (modulo) once more. */
   | { kind: "redeliver"; event: number }
   | { kind: "balance"; m: MandateNo; user: ReadUser | null }
   | { kind: "checkBilling"; m: MandateNo; user: ReadUser | null; provider: Provider; model: AiModel; estimate: Charge | null }
@@ -112,6 +112,8 @@ export const REFUNDS_RAPPEN = [200, 100];
 const who = (m: MandateNo, user: string | null) => `m${m}${user ? `/${user}` : ""}`;
 const charge = (c: Charge) =>
   "cost" in c ? `cost=${c.cost}` : `usage=${JSON.stringify(c.usage).replaceAll('"', "").replace("inputTokens", "in").replace("outputTokens", "out")}`;
+/** 0: the latest, 1: the one before, ... */
+const back = (n: number) => (n === 0 ? "latest" : `latest-${n}`);
 const delivered = (d: Delivery) => `${d.times}x${d.concurrent && d.times > 1 ? " at once" : ""}`;
 
 /** One line per command, as the failure report prints the sequence. */
@@ -125,11 +127,11 @@ export function describeOp(op: Op): string {
     case "authorize":
       return `authorize(${who(op.m, op.user)} ${op.provider}/${op.model} ${charge(op.estimate)}${op.expiresInSeconds ? ` expires=${op.expiresInSeconds}s` : ""} key=${op.key})`;
     case "settle":
-      return `settle(hold#${op.hold} ${charge(op.charge)}${op.feature ? ` feature=${op.feature}` : ""})`;
+      return `settle(${op.holdNo === undefined ? `${back(op.hold)} hold` : `hold #${op.holdNo}`} ${charge(op.charge)}${op.feature ? ` feature=${op.feature}` : ""})`;
     case "release":
-      return `release(hold#${op.hold})`;
+      return `release(${back(op.hold)} hold)`;
     case "retry":
-      return `retry(request#${op.request} ${op.change})`;
+      return `retry(${back(op.request)} request, ${op.change})`;
     case "concurrent":
       return `${op.times}x at once ${describeOp(op.op)}`;
     case "advanceClock":
@@ -157,7 +159,7 @@ export function describeOp(op: Op): string {
     case "autoTopUpSucceeded":
       return `stripe payment_intent.succeeded(auto slot${op.slot}) ${delivered(op.delivery)}`;
     case "redeliver":
-      return `stripe redelivers(event#${op.event})`;
+      return `stripe redelivers(${back(op.event)} event)`;
     case "balance":
       return `balance(${who(op.m, op.user)})`;
     case "checkBilling":

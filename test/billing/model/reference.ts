@@ -251,8 +251,8 @@ function step(alt: Alternative, op: Op): Alternative[] {
       alt.state.history.push(op);
       return withClientKey(alt, op.key, (a) => authorize(a, op));
     case "settle":
-      // Remembered by the hold it names, so that a retry settles the same hold.
-      alt.state.history.push({ ...op, hold: holdOf(alt.state, op.hold).no });
+      // Remembered by the hold it named, so that a retry settles the same hold.
+      alt.state.history.push({ ...op, holdNo: holdOf(alt.state, op).no });
       return [settle(alt, op)];
     case "release":
       return [release(alt, op)];
@@ -690,11 +690,17 @@ function authorize(alt: Alternative, op: Extract<Op, { kind: "authorize" }>): Al
   return [alt];
 }
 
-export const holdOf = (state: State, n: number): Hold => state.holds[n % state.holds.length];
+/**
+ * The hold a command names: the n-th newest (modulo), so that shrinking
+ * earlier commands away keeps the same hold; a retried settlement names it by number.
+ */
+export function holdOf(state: State, op: { hold: number; holdNo?: number }): Hold {
+  return state.holds[op.holdNo ?? state.holds.length - 1 - (op.hold % state.holds.length)];
+}
 
 function settle(alt: Alternative, op: Extract<Op, { kind: "settle" }>): Alternative {
   const state = alt.state;
-  const hold = holdOf(state, op.hold);
+  const hold = holdOf(state, op);
   const priced = costOf(state, hold.provider, hold.model, op.charge);
   const costErr = "error" in priced ? priced.error : null;
   const content = JSON.stringify(["settle", chargeContent(op.charge), op.feature]);
@@ -721,7 +727,7 @@ function settle(alt: Alternative, op: Extract<Op, { kind: "settle" }>): Alternat
 
 function release(alt: Alternative, op: Extract<Op, { kind: "release" }>): Alternative {
   const state = alt.state;
-  const hold = holdOf(state, op.hold);
+  const hold = holdOf(state, op);
   const account = state.accounts[accountId(hold.m, hold.account)];
   const status = effectiveStatus(state, hold);
   if (status === "SETTLED") return fail(alt, "AUTHORIZATION_NOT_ACTIVE");
@@ -943,7 +949,7 @@ function statistics(alt: Alternative, op: Extract<Op, { kind: "statistics" }>): 
 
 /** The earlier request a retry sends again: as it was, spelled differently, or changed. */
 export function resolveRetry(state: State, op: Extract<Op, { kind: "retry" }>): Op {
-  const earlier = state.history[op.request % state.history.length];
+  const earlier = state.history[state.history.length - 1 - (op.request % state.history.length)];
   switch (op.change) {
     case "same":
       return earlier;

@@ -103,7 +103,9 @@ export class Runner {
     }
     const warnings = this.saldo.warningEventsSince(eventsFrom);
 
-    const line = `${this.trace.length + 1}. ${describeOp(op)}${concrete !== op ? ` = ${describeOp(concrete)}` : ""}  ->  ${summary(actual)}`;
+    const hold = concrete.kind === "settle" || concrete.kind === "release" ? ` [hold #${holdOf(this.state, concrete).no}]` : "";
+    const sent = (describeOp(concrete) !== describeOp(op) ? ` = ${describeOp(concrete)}` : "") + hold;
+    const line = `${this.trace.length + 1}. ${describeOp(op)}${sent}  ->  ${summary(actual)}`;
     this.trace.push(line);
     const tried: string[] = [];
     for (const alternative of alternatives) {
@@ -191,9 +193,9 @@ export class Runner {
           key: this.key(op.key),
         });
       case "settle":
-        return this.saldo.settle({ authorizationId: this.holdId(holdOf(s, op.hold).no), charge: op.charge, featureCode: op.feature });
+        return this.saldo.settle({ authorizationId: this.holdId(holdOf(s, op).no), charge: op.charge, featureCode: op.feature });
       case "release":
-        return this.saldo.release(this.holdId(holdOf(s, op.hold).no));
+        return this.saldo.release(this.holdId(holdOf(s, op).no));
       case "retry":
         throw new Error("a retry is resolved before it runs");
       case "concurrent":
@@ -242,7 +244,7 @@ export class Runner {
       case "autoTopUpSucceeded":
         return this.saldo.autoTopUpSucceeded({ eventId: this.eventId(s.stripeEvents), attemptId: this.attemptId(op.slot), ...op.delivery });
       case "redeliver":
-        return this.saldo.redeliver(this.eventId(op.event % s.stripeEvents));
+        return this.saldo.redeliver(this.eventId(s.stripeEvents - 1 - (op.event % s.stripeEvents)));
       case "balance":
         return this.saldo.balance(mandateId(op.m), op.user);
       case "checkBilling":
