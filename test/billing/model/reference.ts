@@ -447,7 +447,11 @@ function fire(alt: Alternative, account: Account, min: number, max: number) {
 function evaluate(alt: Alternative, account: Account, mode: "must" | "may" = "must") {
   const limit = threshold(alt.state, account);
   const spendable = available(alt.state, account);
-  if (limit === null || spendable === null) return;
+  if (limit === null || spendable === null) {
+    // UNLIMITED never warns; whether it clears a warning left from before is Saldo's choice.
+    if (account.warned === true) account.warned = null;
+    return;
+  }
   const below = spendable.lessThanOrEqualTo(limit);
   const id = accountId(account.m, account.key);
   if (mode === "must") {
@@ -892,7 +896,9 @@ function autoTopUpSucceeded(alt: Alternative, op: Extract<Op, { kind: "autoTopUp
 /** What a read of the account shows (isWarning null: either). */
 export function shownBalance(state: State, account: Account) {
   const spendable = available(state, account);
-  return { balance: account.balance, held: money(held(state, account)), available: spendable && money(spendable), isWarning: account.warned };
+  // Under UNLIMITED a warning left from before may show or not.
+  const isWarning = spendable === null && account.warned ? null : account.warned;
+  return { balance: account.balance, held: money(held(state, account)), available: spendable && money(spendable), isWarning };
 }
 
 function balance(alt: Alternative, op: Extract<Op, { kind: "balance" }>): Alternative {
