@@ -94,7 +94,11 @@ const estimate: fc.Arbitrary<Charge> = fc.oneof(
 /** Costs nothing: an explicit 0, or requests only on a model that charges per token. */
 const zero: fc.Arbitrary<Charge> = fc.constantFrom<Charge>({ cost: "0" }, { usage: { requests: 3 } });
 /** The largest amount accepted, one micro-CHF more, or a usage the huge price makes too expensive. */
-const nearLimit: fc.Arbitrary<Charge> = fc.constantFrom<Charge>({ cost: "1000000000" }, { cost: "1000000000.000001" }, { usage: { requests: 1000 } });
+const nearLimit: fc.Arbitrary<Charge> = fc.constantFrom<Charge>(
+  { cost: "1000000000" },
+  { cost: "1000000000.000001" },
+  { usage: { inputTokens: 1000, outputTokens: 1000, requests: 1000 } },
+);
 const delivery = fc.record({ times: fc.constantFrom<1 | 2 | 3>(1, 2, 3), concurrent: fc.boolean() });
 const slot = fc.constantFrom<0 | 1 | 2>(0, 1, 2);
 

@@ -511,7 +511,7 @@ const signed = (delta: string) => (new D(delta).isNegative() ? new D(delta).toSt
 export function summary(actual: Actual): string {
   switch (actual.kind) {
     case "error":
-      return `userError ${actual.code}${actual.code === "UNEXPECTED" ? ` (${actual.message})` : ""}`;
+      return actual.code === "UNEXPECTED" ? `unexpected error (${actual.message})` : `userError ${actual.code}`;
     case "move":
       return actual.replayed ? "replayed" : actual.transactionId ? "booked" : "booked nothing";
     case "authorize":
