@@ -1,7 +1,8 @@
 // The model-based billing test, longer than CI runs it and with a random seed:
-//   npm run test:model -- --runs 10000 [--seed N] [--path P] [--db pglite|postgres] [--commands 40] [--weights "a=1,*=0"]
-// Prints the seed first; a failure prints its shrunk sequence and the
-// { seed, path } that replays it (--seed N --path P).
+//   npm run test:model -- --runs 10000 [--seed N] [--db pglite|postgres] [--commands 40] [--weights "a=1,*=0"]
+// Prints the seed first; a failure prints its shrunk sequence, the
+// { seed, path } and the replayPath that replay it:
+//   npm run test:model -- --seed N --path P --replay R (and the same --weights and --commands)
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "1000" },
     seed: { type: "string" },
     path: { type: "string" },
+    replay: { type: "string" },
     db: { type: "string", default: "pglite" },
     commands: { type: "string" },
     weights: { type: "string" },
@@ -19,7 +21,8 @@ const { values } = parseArgs({
   },
 });
 
-const usage = 'usage: npm run test:model -- [--runs 1000] [--seed N] [--path P] [--db pglite|postgres] [--commands 40] [--weights "switchModel=10,*=1"]';
+const usage =
+  'usage: npm run test:model -- [--runs 1000] [--seed N] [--path P --replay R] [--db pglite|postgres] [--commands 40] [--weights "switchModel=10,*=1"]';
 if (values.help) {
   console.log(usage);
   process.exit(0);
@@ -41,6 +44,7 @@ const env: NodeJS.ProcessEnv = {
   MODEL_RUNS: values.runs,
   MODEL_SEED: seed,
   ...(values.path ? { MODEL_PATH: values.path } : {}),
+  ...(values.replay ? { MODEL_REPLAY: values.replay } : {}),
   ...(values.commands ? { MODEL_COMMANDS: values.commands } : {}),
   ...(values.weights ? { MODEL_WEIGHTS: values.weights } : {}),
 };

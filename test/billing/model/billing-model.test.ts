@@ -9,9 +9,10 @@
 // CI (npm test): a fixed seed and a bounded number of runs, on PGlite and on
 // PostgreSQL. Longer, with a random seed that is printed:
 //   npm run test:model -- --runs 10000 [--seed N] [--db postgres]
-// Environment (what the script sets): MODEL_RUNS, MODEL_SEED, MODEL_PATH
-// (replay one counterexample, with MODEL_SEED), MODEL_COMMANDS (longest
-// sequence), MODEL_WEIGHTS (e.g. "switchModel=10,*=1"; see commands.ts).
+// Environment (what the script sets): MODEL_RUNS, MODEL_SEED, MODEL_PATH and
+// MODEL_REPLAY (replay one counterexample: the seed, path and replayPath
+// fast-check printed), MODEL_COMMANDS (longest sequence), MODEL_WEIGHTS
+// (e.g. "switchModel=10,*=1"; see commands.ts).
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { testDatabaseKind } from "../../support/db.js";
@@ -27,6 +28,7 @@ const CI_RUNS = { pglite: 80, postgres: 150 } as const;
 const RUNS = Number(process.env.MODEL_RUNS || CI_RUNS[testDatabaseKind]);
 const SEED = Number(process.env.MODEL_SEED || CI_SEED);
 const PATH = process.env.MODEL_PATH || undefined;
+const REPLAY = process.env.MODEL_REPLAY || undefined;
 const COMMANDS = Number(process.env.MODEL_COMMANDS || 40);
 const WEIGHTS = weightsFrom(process.env.MODEL_WEIGHTS);
 /** The ledger's invariants are checked every this many commands, and at the end of each run. */
@@ -50,7 +52,7 @@ describe("the billing domain against its reference model", () => {
       const started = Date.now();
       let commands = 0;
       await fc.assert(
-        fc.asyncProperty(commandSequences(WEIGHTS, COMMANDS), async (sequence) => {
+        fc.asyncProperty(commandSequences(WEIGHTS, COMMANDS, REPLAY), async (sequence) => {
           const runner = await Runner.start(saldo, newRunId(), { invariantsEvery: INVARIANTS_EVERY });
           await fc.asyncModelRun(() => ({ model: { state: runner.state }, real: runner }), sequence);
           await runner.checkInvariants();

@@ -257,11 +257,12 @@ export class ModelCommand implements fc.AsyncCommand<{ state: State }, Runner> {
   }
 }
 
-export function commandSequences(weights: Weights, maxCommands: number) {
+/** `replayPath`: the replayPath fast-check printed with a counterexample (with its seed and path). */
+export function commandSequences(weights: Weights, maxCommands: number, replayPath?: string) {
   const all = arbitraries();
   const weighted = (Object.keys(weights) as (keyof Weights)[])
     .filter((kind) => weights[kind] > 0)
     .map((kind) => ({ weight: weights[kind], arbitrary: all[kind].map((op) => new ModelCommand(op)) }));
   if (weighted.length === 0) throw new Error("MODEL_WEIGHTS leaves no command to run");
-  return fc.commands([fc.oneof(...weighted)], { maxCommands, size: "max" });
+  return fc.commands([fc.oneof(...weighted)], { maxCommands, size: "max", replayPath });
 }
