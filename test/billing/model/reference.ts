@@ -12,7 +12,6 @@ import { Decimal as DecimalJs } from "decimal.js";
 import {
   PRICES,
   REFUNDS_RAPPEN,
-  type AccountKey,
   type BillingModel,
   type Charge,
   type Key,
@@ -1030,5 +1029,3 @@ function changeUser(op: Op): Op {
       return op;
   }
 }
-
-export type { AccountKey };
