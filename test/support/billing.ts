@@ -69,9 +69,13 @@ export const dec = (value: string | number) => new Decimal(value);
  * - its transactions are numbered 1..n, each balanceAfter = previous + delta,
  *   and the newest balanceAfter equals the balance;
  * - every rollup row equals a direct SUM over its DEBITs in the time zone.
+ * With `mandateIds`, only the accounts and rollups of those mandates.
  */
-export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich"): Promise<void> {
-  const accounts = await db.billingAccount.findMany({ include: { transactions: { orderBy: { sequence: "asc" } } } });
+export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich", mandateIds?: string[]): Promise<void> {
+  const accounts = await db.billingAccount.findMany({
+    where: mandateIds ? { mandateId: { in: mandateIds } } : {},
+    include: { transactions: { orderBy: { sequence: "asc" } } },
+  });
   for (const account of accounts) {
     let running = new Decimal(0);
     account.transactions.forEach((t, i) => {
@@ -89,7 +93,7 @@ export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich")
               coalesce(t."featureCode", 'unknown') AS feature,
               -- createdAt is a UTC timestamp without zone: first mark it UTC, then convert.
               ((t."createdAt" AT TIME ZONE 'UTC') AT TIME ZONE $1)::date AS local_day
-         FROM "Transaction" t WHERE t."transactionType" = 'DEBIT'
+         FROM "Transaction" t WHERE t."transactionType" = 'DEBIT' AND ($2::text[] IS NULL OR t."mandateId" = ANY($2::text[]))
      ), periods AS (
        SELECT "accountId", 'DAY' AS period, local_day AS start, amount, provider, feature FROM debits
        UNION ALL SELECT "accountId", 'MONTH', date_trunc('month', local_day)::date, amount, provider, feature FROM debits
@@ -107,13 +111,14 @@ export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich")
      )
      SELECT coalesce(s."accountId", e."accountId") AS account, coalesce(s."periodType"::text, e.period) AS period,
             coalesce(s."periodStart", e.start)::text AS start, s."totalCost"::text AS stored, e.total::text AS expected
-       FROM "UsageStatistics" s
+       FROM (SELECT * FROM "UsageStatistics" WHERE $2::text[] IS NULL OR "mandateId" = ANY($2::text[])) s
        FULL JOIN expected e ON e."accountId" = s."accountId" AND e.period = s."periodType"::text AND e.start = s."periodStart"
        LEFT JOIN by_provider p ON p."accountId" = e."accountId" AND p.period = e.period AND p.start = e.start
        LEFT JOIN by_feature f ON f."accountId" = e."accountId" AND f.period = e.period AND f.start = e.start
       WHERE s."totalCost" IS DISTINCT FROM e.total OR s."transactionCount" IS DISTINCT FROM e.n
          OR s."costByProvider" IS DISTINCT FROM p.shares OR s."costByFeature" IS DISTINCT FROM f.shares`,
     timeZone,
+    mandateIds ?? null,
   );
   expect(mismatches, "usage statistics differ from the ledger").toEqual([]);
 }
