@@ -49,6 +49,8 @@ export type MoveTarget =
 export interface LockedTarget extends LockedRead {
   settings: Settings;
   target: MoveTarget;
+  /** The idempotency keys read with it (read again when the account is opened). */
+  readKeys?: Pick<ReadOptions, "entryKey" | "holdKey">;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function lockTarget(b: Booking, target: MoveTarget, options: ReadOp
   }
   const settings = read.settings!;
   if (read.account) rearmWarning(b, read.account, settings);
-  return { ...read, settings, target };
+  return { ...read, settings, target, readKeys: { entryKey: options.entryKey, holdKey: options.holdKey } };
 }
 
 /**
@@ -81,17 +83,19 @@ export async function lockTarget(b: Booking, target: MoveTarget, options: ReadOp
  */
 export function ownerOf(locked: LockedTarget): AccountOwner {
   const { target, settings, account } = locked;
+  if ("payer" in target) {
+    const { userId } = target.payer;
+    if (target.userPicksAccount && userId && settings.billingModel !== "PREPAY_USER") {
+      throw validation(
+        `userId names a user's own account, which only PREPAY_USER has: this mandate (${settings.billingModel}) has one shared account; leave userId out`,
+        ["input", "userId"],
+      );
+    }
+    return account ? ownerOfKey(account.accountKey) : accountKeyFor(settings.billingModel, userId);
+  }
   if (account) return ownerOfKey(account.accountKey);
   if ("accountKey" in target) return ownerOfKey(target.accountKey);
-  if (!("payer" in target)) throw notFound("Billing account", ["input", "accountId"]);
-  const { userId } = target.payer;
-  if (target.userPicksAccount && userId && settings.billingModel !== "PREPAY_USER") {
-    throw validation(
-      `userId names a user's own account, which only PREPAY_USER has: this mandate (${settings.billingModel}) has one shared account; leave userId out`,
-      ["input", "userId"],
-    );
-  }
-  return accountKeyFor(settings.billingModel, userId);
+  throw notFound("Billing account", ["input", "accountId"]);
 }
 
 /**
@@ -105,7 +109,12 @@ export async function openTarget(b: Booking, locked: LockedTarget): Promise<Lock
   const owner = ownerOf(locked);
   if (locked.account) return locked.account;
   const { settings } = locked;
-  const opened = await openAndLock(b.t, { mandateId: settings.mandateId, ...owner }, b.now);
+  // The keys are read again with the lock: a request that opened the account
+  // first may have booked under this very key meanwhile (the caller checks again).
+  const keys = { entryKey: locked.readKeys?.entryKey, holdKey: locked.readKeys?.holdKey };
+  const opened = await openAndLock(b.t, { mandateId: settings.mandateId, ...owner }, b.now, keys);
+  locked.entry = opened.entry;
+  locked.hold = opened.hold;
   const account = opened.account;
   if (!account) throw new Error(`account ${owner.accountKey} of ${settings.mandateId} vanished while opening`);
   const initialCredit = parseMoney(settings.defaultUserCredit.toString(), ["defaultUserCredit"]);
@@ -199,6 +208,8 @@ export async function moveMoney(
       return { transaction, accountId: earlier.accountId, replayed: true };
     }
     const account = await openTarget(b, locked);
+    const raced = sameRequestAs(locked.entry, request.hash, conflict);
+    if (raced) return { transaction: await earlierEntry(b.t, raced), accountId: raced.accountId, replayed: true };
     const entry = entryFor(account, locked);
     const transaction = postEntry(b, account, { ...entry, idempotencyKey: request.key.key, idempotencyScope: request.key.scope, requestHash: request.hash });
     finishMove(b, account, locked.settings);

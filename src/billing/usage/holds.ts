@@ -13,7 +13,7 @@ import { accountKeyFor, accountKeysByModel, denialReason, spendable, unopenedAcc
 import { inBooking } from "../ledger/booking.js";
 import { parseUsageMetadata, postEntry, usageEntry, type UsageMetadata } from "../ledger/entries.js";
 import { finishMove, inMoveBooking, lockTarget, openTarget, ownerOf, sameRequestAs, type MoneyMoveResult } from "../ledger/moves.js";
-import { earlierEntry, earlierHold, lockAndRead, peek } from "../ledger/store/reads.js";
+import { earlierEntry, earlierHold, lockAndRead, peek, type Earlier } from "../ledger/store/reads.js";
 import { rearmWarning } from "../ledger/thresholds.js";
 import { callCostContent, costOf, parseCallCost, requireCallCost, type UsageAmounts } from "../pricing/pricing.js";
 import type { BillingContext } from "../shared/context.js";
@@ -118,19 +118,26 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
   return inMoveBooking(ctx, async (b) => {
       const locked = await lockTarget(b, { payer: input }, { holdKey: key, price: { provider, model } });
       const { settings } = locked;
-      const earlier = sameRequestAs(locked.hold, hash, () => idempotencyConflict(key));
-      if (earlier) {
-        const authorization = await earlierHold(b.t, earlier);
+      const replay = async (earlier: Earlier): Promise<AuthorizeResult> => {
+        const stored = await earlierHold(b.t, earlier);
+        // A hold past its expiry reads as EXPIRED, replayed or not.
+        const authorization = { ...stored, status: holdStatus(stored, b.now) };
         // The account the hold is on (after a billing-model switch, maybe not the one the model picks now).
         const current =
           locked.account?.id === earlier.accountId ? locked.account : (await lockAndRead(b.t, { accountId: earlier.accountId }, b.now, { settings: false })).account!;
         return { authorization, check: { ...checkResult(settings, current, provider, ZERO), requiredAmount: new Decimal(authorization.amount.toString()) }, replayed: true };
-      }
+      };
+      const conflict = () => idempotencyConflict(key);
+      const earlier = sameRequestAs(locked.hold, hash, conflict);
+      if (earlier) return replay(earlier);
       const amount = costOf(ctx, estimate, locked.price, { provider, model }, ESTIMATE_FIELDS);
       // Judged as the account is, or as it would open; opened only for a hold that is granted.
       const denied = checkResult(settings, locked.account ?? unopenedAccount(settings, ownerOf(locked)), provider, amount);
       if (!denied.allowed) return { authorization: null, check: denied, replayed: false };
       const account = await openTarget(b, locked);
+      // Another request may have opened the account, and held under this very key, meanwhile.
+      const raced = sameRequestAs(locked.hold, hash, conflict);
+      if (raced) return replay(raced);
       const check = checkResult(settings, account, provider, amount);
       if (!check.allowed) return { authorization: null, check, replayed: false };
       const authorization: UsageAuthorization = {

@@ -541,6 +541,21 @@ describe("first uses of a PREPAY_USER user", () => {
     await expectLedgerInvariants(db.prisma);
   });
 
+  it("identical requests at once on a user's first use: one hold, one debit, the rest replays", async () => {
+    const mandateId = await createMandate(t.ctx, "PREPAY_USER", { defaultUserCredit: "12.5" });
+    const holds = await Promise.all(
+      Array.from({ length: 6 }, () => authorizeUsage(t.ctx, { mandateId, userId: "gil", provider: "openai", model: "gpt-5", estimatedCost: "12.5", idempotencyKey: "h" })),
+    );
+    expect(holds.filter((h) => !h.replayed)).toHaveLength(1);
+    expect(new Set(holds.map((h) => h.authorization?.id)).size).toBe(1);
+    const debits = await Promise.all(
+      Array.from({ length: 6 }, () => recordUsage(t.ctx, { mandateId, userId: "hal", provider: "openai", model: "gpt-5", cost: "1", idempotencyKey: "u" })),
+    );
+    expect(debits.filter((d) => !d.replayed)).toHaveLength(1);
+    expect(new Set(debits.map((d) => d.transaction?.id)).size).toBe(1);
+    await expectLedgerInvariants(db.prisma);
+  });
+
   it("twenty concurrent first uses of one user open one account with one initial credit", async () => {
     const mandateId = await createMandate(t.ctx, "PREPAY_USER", { defaultUserCredit: "12.5" });
     const userId = "dave";
