@@ -25,11 +25,14 @@ export async function updateBillingAccount(ctx: BillingContext, input: UpdateBil
     const { account, settings } = await lockAndRead(b.t, { accountId: input.accountId }, b.now);
     if (!account || !settings) throw notFound("Billing account", ["input", "accountId"]);
     // A setting the billing model does not use would be stored and shown, and do nothing: refused.
-    if (creditLimit !== null && settings.billingModel !== "CREDIT_POSTPAY") {
-      throw validation(`creditLimit applies only under CREDIT_POSTPAY; this mandate is ${settings.billingModel}`, ["input", "creditLimit"]);
+    if (creditLimit !== null && (settings.billingModel !== "CREDIT_POSTPAY" || account.accountKey !== "mandate")) {
+      throw validation(
+        `creditLimit applies only to the account a CREDIT_POSTPAY mandate pays from; this mandate is ${settings.billingModel}`,
+        ["input", "creditLimit"],
+      );
     }
-    if (warningThreshold !== null && settings.billingModel === "UNLIMITED") {
-      throw validation("warningThreshold does not apply under UNLIMITED: an unlimited account never warns", ["input", "warningThreshold"]);
+    if (warningThreshold !== null && account.accountKey === "unlimited") {
+      throw validation("warningThreshold does not apply to the account UNLIMITED pays from: it never warns", ["input", "warningThreshold"]);
     }
     rearmWarning(b, account, settings);
     if (creditLimit !== null) account.creditLimit = creditLimit;
