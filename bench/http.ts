@@ -63,7 +63,7 @@ import {
   data as gql,
 } from "./http-calls.js";
 import { checkInvariants, type Check } from "./http-invariants.js";
-import { cpuSecondsBetween, cpuSecondsByPid, freePort, startServer, treeUsage, waitUntilReady, type ServerProcess } from "./processes.js";
+import { cpuSecondsBetween, cpuSecondsByPid, freePort, quiesce, startServer, treeUsage, waitUntilReady, type ServerProcess } from "./processes.js";
 import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
 
 // ---------------------------------------------------------------- settings
@@ -341,10 +341,10 @@ async function measure(
     seconds: elapsed,
     rate: (row.id === "bulk" ? tally.records : tally.ok) / elapsed,
     pairsPerSecond: row.id === "pairs" ? tally.pairs / elapsed : undefined,
-    p50: percentile(tally.latencies, 50),
-    p99: percentile(tally.latencies, 99),
-    pairP50: row.id === "pairs" ? percentile(tally.pairLatencies, 50) : undefined,
-    pairP99: row.id === "pairs" ? percentile(tally.pairLatencies, 99) : undefined,
+    p50: quantile(tally.latencies, 50),
+    p99: quantile(tally.latencies, 99),
+    pairP50: row.id === "pairs" ? quantile(tally.pairLatencies, 50) : undefined,
+    pairP99: row.id === "pairs" ? quantile(tally.pairLatencies, 99) : undefined,
     errors: tally.failed + result.errors,
     reasons: [...tally.reasons.entries(), ...(result.errors ? [[`connection errors and timeouts (${result.timeouts} timeouts)`, result.errors] as [string, number]] : [])],
     cpu: {
@@ -358,7 +358,10 @@ async function measure(
 
 // -------------------------------------------------------------- reporting
 
-const ms = (value: number | undefined) => (value === undefined ? "" : value < 10 ? fmt(value, 2) : fmt(value, 1));
+/** A percentile, or NaN ("-") when nothing was answered. */
+const quantile = (values: number[], p: number) => (values.length === 0 ? Number.NaN : percentile(values, p));
+
+const ms = (value: number | undefined) => (value === undefined ? "" : Number.isNaN(value) ? "-" : value < 10 ? fmt(value, 2) : fmt(value, 1));
 
 function resultTable(results: Measurement[], connections: number, bareRate: number, bulkMissing: string | null): string {
   const rows: string[][] = [];
@@ -464,6 +467,7 @@ async function main(): Promise<number> {
   const bulkKeys = new Set<string>();
   const results: Measurement[] = [];
   let replayed = 0;
+  let waited = 0;
   const replayReasons: string[] = [];
   const selected = ROWS.filter((row) => row.id === "bare" || ONLY.length === 0 || ONLY.includes(row.number)).filter(
     (row) => !(row.id === "bulk" && bulkMissing),
@@ -471,19 +475,22 @@ async function main(): Promise<number> {
   for (const row of selected) {
     const target = row.id === "bare" ? bare : saldo;
     if (WARMUP > 0) await measure(row, target, serviceToken, CONNECTIONS, WARMUP, book, bulkKeys);
-    await checkpoint();
     for (const connections of [CONNECTIONS, 1]) {
+      waited += await quiesce(target.child.pid);
+      await checkpoint();
       const m = await measure(row, target, serviceToken, connections, SECONDS, book, bulkKeys);
       results.push(m);
       const pairs = m.pairsPerSecond !== undefined ? `, ${fmt(m.pairsPerSecond)} pairs/s (pair p50 ${ms(m.pairP50)} ms)` : "";
       log(`  ${row.number}. ${row.label}, ${connections} conn: ${fmt(m.rate)} ${row.id === "bulk" ? "records" : "req"}/s${pairs}, p50 ${ms(m.p50)} ms, p99 ${ms(m.p99)} ms, ${m.errors} errors`);
     }
     // Answers cut off at the end of a measurement (and anything that failed) are sent again, holds settled.
+    waited += await quiesce(target.child.pid);
     const resolved = await resolveAll(book, service, { bulkKeys });
     replayed += resolved.replayed;
     replayReasons.push(...resolved.reasons);
   }
   // Bare yoga once more: how much the machine drifted during the run.
+  waited += await quiesce(bare.child.pid);
   const bareAgain = await measure(ROWS[0], bare, serviceToken, CONNECTIONS, SECONDS, book, bulkKeys);
   const afterLoad = treeUsage(saldo.child.pid);
   const bareAfter = treeUsage(bare.child.pid);
@@ -524,6 +531,7 @@ async function main(): Promise<number> {
   log("CPU per request, ms (load generator = this process: autocannon and judging every answer; server = the server process; postgres = every postgres process on the machine):");
   log(cpuTable(results));
   log("");
+  log(`Waited ${fmt(waited / 1000, 1)} s in all for a server to finish what a measurement left running before the next one.`);
   log(`Replayed after the rows (cut off at a row's end, or failed): ${replayed} money requests${replayReasons.length ? `; still failing: ${replayReasons.slice(0, 5).join("; ")}` : ""}.`);
   log(table(["invariant", "result", ""], checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]), [false, false, false]));
   log(`Load average at the end: ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`);

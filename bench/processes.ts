@@ -158,6 +158,22 @@ export function treeUsage(pid: number | undefined): TreeUsage {
   };
 }
 
+/**
+ * Waits until the process tree is idle (under 10 % of a core over 250 ms),
+ * at most `timeoutMs`: work a measurement left behind (requests whose client
+ * went away still run to the end) must not slow the next one. Returns the
+ * milliseconds waited.
+ */
+export async function quiesce(pid: number | undefined, timeoutMs = 30_000): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const before = treeUsage(pid).cpuSeconds;
+    await new Promise((r) => setTimeout(r, 250));
+    if (treeUsage(pid).cpuSeconds - before <= 0.025) break;
+  }
+  return Date.now() - started;
+}
+
 /** CPU seconds used so far by each process whose command is `comm` (e.g. every PostgreSQL backend), by pid. */
 export function cpuSecondsByPid(comm: string): Map<number, number> {
   const byPid = new Map<number, number>();
