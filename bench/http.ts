@@ -333,7 +333,8 @@ async function measure(
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const machine1 = cpuTimes();
-  const requests = tally.latencies.length || 1;
+  // CPU per request, or per record for the bulk row.
+  const requests = (row.id === "bulk" ? tally.records : tally.latencies.length) || 1;
   if (target.child.exitCode !== null) throw new Error(`${target.name} exited during ${row.label}:\n${target.output()}`);
   return {
     row,
@@ -528,7 +529,8 @@ async function main(): Promise<number> {
     }
   }
   log("");
-  log("CPU per request, ms (load generator = this process: autocannon and judging every answer; server = the server process; postgres = every postgres process on the machine):");
+  log("CPU per request (per record for the bulk row), ms: load generator = this process (autocannon, judging every answer);");
+  log("server = the server's process tree; postgres = every postgres process on the machine (other users' too); machine busy = both cores.");
   log(cpuTable(results));
   log("");
   log(`Waited ${fmt(waited / 1000, 1)} s in all for a server to finish what a measurement left running before the next one.`);
