@@ -25,7 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
@@ -78,6 +78,7 @@ const BATCH = intEnv("BENCH_HTTP_BATCH", 100, 1);
 const ONLY = (process.env.BENCH_HTTP_ROWS ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number);
 const JSON_FILE = process.env.BENCH_HTTP_JSON;
 const TIME_ZONE = process.env.BILLING_TIME_ZONE || "Europe/Zurich";
+const CORES = availableParallelism();
 const ACCOUNTS = 100;
 const CREDIT = "1000000";
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -146,7 +147,15 @@ interface Measurement {
   /** Failed requests (records for the bulk row), plus connection errors and timeouts. */
   errors: number;
   reasons: [string, number][];
-  cpu: { generatorMs: number; serverMs: number; postgresMs: number; machineBusy: number | null };
+  cpu: {
+    generatorMs: number;
+    serverMs: number;
+    postgresMs: number;
+    /** Share of all cores busy (Linux /proc/stat), or null. */
+    machineBusy: number | null;
+    /** Cores busy with anything else: the kernel's own work (loopback networking) and other processes. */
+    restCores: number | null;
+  };
 }
 
 // ----------------------------------------------------- the run and cleanup
@@ -336,6 +345,10 @@ async function measure(
   // CPU per request, or per record for the bulk row.
   const requests = (row.id === "bulk" ? tally.records : tally.latencies.length) || 1;
   if (target.child.exitCode !== null) throw new Error(`${target.name} exited during ${row.label}:\n${target.output()}`);
+  const generatorSeconds = (cpu.user + cpu.system) / 1e6;
+  const serverSeconds = treeUsage(pid).cpuSeconds - server0;
+  const postgresSeconds = cpuSecondsBetween(postgres0, cpuSecondsByPid("postgres"));
+  const machineBusy = machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null;
   return {
     row,
     connections,
@@ -349,10 +362,11 @@ async function measure(
     errors: tally.failed + result.errors,
     reasons: [...tally.reasons.entries(), ...(result.errors ? [[`connection errors and timeouts (${result.timeouts} timeouts)`, result.errors] as [string, number]] : [])],
     cpu: {
-      generatorMs: ((cpu.user + cpu.system) / 1000) / requests,
-      serverMs: ((treeUsage(pid).cpuSeconds - server0) * 1000) / requests,
-      postgresMs: (cpuSecondsBetween(postgres0, cpuSecondsByPid("postgres")) * 1000) / requests,
-      machineBusy: machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null,
+      generatorMs: (generatorSeconds * 1000) / requests,
+      serverMs: (serverSeconds * 1000) / requests,
+      postgresMs: (postgresSeconds * 1000) / requests,
+      machineBusy,
+      restCores: machineBusy === null ? null : machineBusy * CORES - (generatorSeconds + serverSeconds + postgresSeconds) / elapsed,
     },
   };
 }
@@ -397,7 +411,7 @@ function resultTable(results: Measurement[], connections: number, bareRate: numb
 
 function cpuTable(results: Measurement[]): string {
   return table(
-    ["path", "conns", "load generator", "server", "postgres", "machine busy"],
+    ["path", "conns", "load generator", "server", "postgres", "machine busy", "rest, cores"],
     results.map((m) => [
       `${m.row.number}. ${m.row.label}`,
       String(m.connections),
@@ -405,8 +419,9 @@ function cpuTable(results: Measurement[]): string {
       ms(m.cpu.serverMs),
       ms(m.cpu.postgresMs),
       m.cpu.machineBusy === null ? "?" : `${fmt(m.cpu.machineBusy * 100)} %`,
+      m.cpu.restCores === null ? "?" : fmt(m.cpu.restCores, 2),
     ]),
-    [false, true, true, true, true, true],
+    [false, true, true, true, true, true, true],
   );
 }
 
@@ -530,7 +545,8 @@ async function main(): Promise<number> {
   }
   log("");
   log("CPU per request (per record for the bulk row), ms: load generator = this process (autocannon, judging every answer);");
-  log("server = the server's process tree; postgres = every postgres process on the machine (other users' too); machine busy = both cores.");
+  log(`server = the server's process tree; postgres = every postgres process on the machine (other users' too); machine busy = all ${CORES} cores;`);
+  log("rest = cores busy with anything else: the kernel's own work (loopback networking) and, on a shared machine, other processes.");
   log(cpuTable(results));
   log("");
   log(`Waited ${fmt(waited / 1000, 1)} s in all for a server to finish what a measurement left running before the next one.`);
