@@ -2,7 +2,8 @@
 // on a few real gateway calls through yoga.fetch: the benchmark's verdict is
 // only worth something if a refusal is not counted as throughput, a request
 // cut off is resolved by replaying it, and each invariant fails when the
-// ledger or the book is wrong. (~3 s per database.)
+// ledger or the book is wrong. (~6 s on PGlite, most of it the app's start;
+// ~1.5 s on PostgreSQL.)
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
