@@ -122,7 +122,7 @@ export async function checkInvariants(query: Query, book: MoneyBook, options: In
     detail: `${int(none.n)} entries for ${refused.length} refused keys`,
   });
 
-  // A settle books its entry under the key saldo:settle:<authorization id>.
+  // A settle books its entry under the authorization's id, in the SETTLEMENT scope.
   const [holds] = await query(
     `WITH k AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS k(key text, "mandateId" text, "authorizationId" text, "transactionId" text)),
           h AS (SELECT k.key, count(h."id") AS n,
@@ -130,7 +130,7 @@ export async function checkInvariants(query: Query, book: MoneyBook, options: In
                                 AND h."transactionId" = k."transactionId") AS same
                   FROM k LEFT JOIN "UsageAuthorization" h ON h."idempotencyKey" = k.key GROUP BY k.key),
           e AS (SELECT k.key, count(t."id") AS n, bool_and(t."id" = k."transactionId") AS same
-                  FROM k LEFT JOIN "Transaction" t ON t."idempotencyKey" = 'saldo:settle:' || k."authorizationId" GROUP BY k.key)
+                  FROM k LEFT JOIN "Transaction" t ON t."idempotencyScope" = 'SETTLEMENT' AND t."idempotencyKey" = k."authorizationId" GROUP BY k.key)
      SELECT count(*)::int AS keys, count(*) FILTER (WHERE h.n = 1 AND h.same AND e.n = 1 AND e.same)::int AS good
        FROM h JOIN e USING (key)`,
     [json(settled.map((p) => ({ key: p.key, mandateId: p.mandateId, authorizationId: p.authorizationId, transactionId: p.transactionId })))],
