@@ -76,6 +76,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jwtSecret: config.JWT_SECRET,
     payments,
     ping: database.ping,
+    liveEvents: live.status,
   }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
   // Expired holds stop counting at once; the sweep only records their status.
   // It also sends automatic top-ups whose charge was cut off by a stop.
