@@ -6,7 +6,8 @@
 // same connections (see "Raw SQL" below): the billing domain moves money
 // through it, because Prisma's per-call CPU cost and round trips made the
 // ledger's hot path many times slower than the database itself.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -136,18 +137,53 @@ export function pgliteSession(pglite: PGlite): SqlSession {
 /**
  * PGlite is one process's database: a second process on the same folder would
  * corrupt it. A lock beside the folder (refreshed while we run, stale after a
- * crash) turns that into a clear error instead.
+ * crash) turns that into a clear error instead. Beside the lock, the owner's
+ * pid and host: a lock whose owner process is gone (SIGKILL, a crash) is
+ * taken at once rather than after the 10 s stale time, so a supervisor's
+ * quick restart succeeds. A live owner, or one on another host (which we
+ * cannot check), still keeps us out.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const dir = path.resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  try {
-    return await lockfile.lock(dir, {
-      lockfilePath: `${dir}.lock`,
+  const lockfilePath = `${dir}.lock`;
+  const ownerPath = `${lockfilePath}.owner`;
+  const lock = async () => {
+    const release = await lockfile.lock(dir, {
+      lockfilePath,
       stale: 10_000,
       update: 2_000,
       onCompromised: (error) => console.error(`[db] lost the lock on ${dataDir}: ${error.message}`),
     });
+    writeFileSync(ownerPath, JSON.stringify({ pid: process.pid, host: hostname() }));
+    dataDirsHeld.add(dir);
+    return async () => {
+      dataDirsHeld.delete(dir);
+      rmSync(ownerPath, { force: true });
+      await release();
+    };
+  };
+  const ownerIsGone = () => {
+    try {
+      const owner = JSON.parse(readFileSync(ownerPath, "utf8")) as { pid: number; host: string };
+      if (owner.host !== hostname() || !Number.isInteger(owner.pid)) return false;
+      // Our own pid: an earlier process with the same pid (pid 1 in a restarted container), unless we hold it.
+      if (owner.pid === process.pid) return !dataDirsHeld.has(dir);
+      process.kill(owner.pid, 0); // throws ESRCH when no such process exists
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ESRCH";
+    }
+  };
+  try {
+    try {
+      return await lock();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED" || !ownerIsGone()) throw error;
+      console.warn(`[db] taking over the lock on ${dataDir}: the process that held it is gone`);
+      rmSync(lockfilePath, { recursive: true, force: true });
+      return await lock();
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ELOCKED") {
       throw new DatabaseOpenError(
@@ -159,6 +195,9 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
     throw error;
   }
 }
+
+/** Data directories this process holds the lock of. */
+const dataDirsHeld = new Set<string>();
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
