@@ -26,6 +26,7 @@ export interface SentRequest {
   endedAt: number;
   outcome: Outcome;
   resent?: Outcome;
+  resentAt?: number;
 }
 
 const CREDIT = `mutation($input: CreditAccountInput!) { creditAccount(input: $input) { transaction { id } userErrors { code message } } }`;
@@ -236,6 +237,7 @@ export class Load {
     const worker = async () => {
       while (next < this.requests.length) {
         const request = this.requests[next++];
+        request.resentAt = Date.now();
         request.resent = await send(this.options.url(), request.token, request.body);
       }
     };
@@ -258,6 +260,12 @@ export interface Verdict {
   resendFailed: Record<string, number>;
   /** Failed original requests that carried a 503 without Retry-After. */
   missingRetryAfter: number;
+  /**
+   * Money moves that were answered with an error but booked anyway (their
+   * transaction is older than their retry). Legitimate only when the
+   * connection died around COMMIT: the retry with the key then returns it.
+   */
+  bookedDespiteError: number;
   /** What expectLedgerInvariants found wrong (balance = sum of deltas, the balanceAfter chain, rollups = debits), or null. */
   invariants: string | null;
 }
@@ -291,8 +299,12 @@ export async function verify(load: Load, database: { databaseUrl?: string; dataD
   }
   const db = await openDatabase(database);
   try {
-    const found = await db.prisma.transaction.findMany({ where: { id: { in: [...ackedIds] } }, select: { id: true } });
+    const found = await db.prisma.transaction.findMany({ where: { id: { in: [...ackedIds] } }, select: { id: true, createdAt: true } });
     const present = new Set(found.map((t) => t.id));
+    const createdAt = new Map(found.map((t) => [t.id, t.createdAt.getTime()]));
+    const bookedDespiteError = failedOriginals.filter(
+      (r) => MONEY.includes(r.operation) && r.resent?.kind === "ack" && (createdAt.get(r.resent.id) ?? Infinity) < r.resentAt!,
+    ).length;
     const lost = requests.filter((r) => MONEY.includes(r.operation) && r.outcome.kind === "ack" && !present.has(r.outcome.id)).length;
     // Every money request is acknowledged after its retry, so the ledger must hold exactly one entry for each.
     const booked = await db.prisma.transaction.count({ where: { NOT: { idempotencyKey: { startsWith: SETUP_KEY } } } });
@@ -312,6 +324,7 @@ export async function verify(load: Load, database: { databaseUrl?: string; dataD
       duplicated,
       resendFailed: tally(requests.filter((r) => r.resent?.kind !== "ack").map((r) => (r.resent as { label?: string } | undefined)?.label ?? "not resent")),
       missingRetryAfter: failedOriginals.filter((r) => r.outcome.kind === "failed" && r.outcome.status === 503 && !r.outcome.retryAfter).length,
+      bookedDespiteError,
       invariants,
     };
   } finally {
@@ -359,7 +372,7 @@ function tableLine(row: ScenarioRow): string {
     row.recoveryMs === undefined ? "none" : `${(row.recoveryMs / 1000).toFixed(2)} s`,
     row.alive === null ? "?" : row.alive ? "yes" : "**no**",
     v ? (v.invariants ? "**broken**" : "hold") : "?",
-    row.notes.join("; ") || "–",
+    [...row.notes, ...(v?.bookedDespiteError ? [`${v.bookedDespiteError} request(s) answered with an error had booked (connection lost around COMMIT); their retry returned that entry`] : [])].join("; ") || "–",
   ];
   return `| ${cells.join(" | ")} |`;
 }
