@@ -34,6 +34,11 @@ export interface DatabaseOptions {
   /** PGlite data directory, or "memory://" for a throwaway in-memory database. */
   dataDir?: string;
   poolSize?: number;
+  /** PostgreSQL: lock_timeout and statement_timeout of each raw SQL (money) transaction; unset = the server's. */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** PostgreSQL: how long to wait for a pooled connection (and to open one); unset = forever. */
+  poolTimeoutMs?: number;
 }
 
 /** Raised when the database cannot be opened; the message says what to do. */
@@ -45,13 +50,11 @@ const TRANSACTION_OPTIONS = { maxWait: 30_000, timeout: 60_000 };
 const PGLITE_OPEN_TIMEOUT_MS = 60_000;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : openPglite(options.dataDir ?? "./data");
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir ?? "./data");
 }
 
-async function openPostgres(databaseUrl: string, poolSize: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+async function openPostgres(databaseUrl: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: options.poolTimeoutMs });
   pool.on("error", (error) => console.error("[db] idle PostgreSQL connection failed:", error.message));
   try {
     const { pending } = await migrationStatus(poolSession(pool));
@@ -67,7 +70,13 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Data
     throw new DatabaseOpenError(`Cannot use PostgreSQL at ${redact(databaseUrl)}: ${(error as Error).message}`);
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
-  const sql = registerSqlExecutor(prisma, pgExecutor(pool));
+  // Set per money transaction, right after BEGIN: one locked or slow account
+  // makes its own requests fail in time instead of holding connections.
+  const limits = [
+    ...(options.lockTimeoutMs !== undefined ? [`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`] : []),
+    ...(options.statementTimeoutMs !== undefined ? [`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`] : []),
+  ];
+  const sql = registerSqlExecutor(prisma, pgExecutor(pool, limits));
   return {
     prisma,
     kind: "postgres",
@@ -369,7 +378,8 @@ const PG_TYPES = {
  * statementName). The simple protocol carries no parameters, so values are
  * written as quoted literals (see literal); the statements cast each one.
  */
-function pgExecutor(pool: pg.Pool): SqlExecutor {
+function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
+  const begin = ["BEGIN", ...limits];
   return {
     async transaction(work) {
       const client = await pool.connect();
@@ -391,7 +401,7 @@ function pgExecutor(pool: pg.Pool): SqlExecutor {
       let preparing = false;
       const pending: DeferredWrite[] = [];
       const send = async (statements: Sql[], commit = false): Promise<SqlRow[][]> => {
-        const script = begun ? [] : ["BEGIN"];
+        const script = begun ? [] : [...begin];
         const fresh = new Set<string>();
         const positions = statements.map((statement) => {
           const name = statementName(statement.text);
