@@ -28,9 +28,11 @@ const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300|55P03|57014)$/;
 // Node's socket errors, as pg raises them.
 const SOCKET = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 // Prisma: can't reach the server (P1001), timed out (P1008), connection
-// closed (P1017), pool timeout (P2024), transaction could not start in time
-// or expired (P2028), too many connections (P2037).
-const PRISMA = new Set(["P1001", "P1008", "P1017", "P2024", "P2028", "P2037"]);
+// closed (P1017), pool timeout (P2024), too many connections (P2037); and of
+// its transaction API errors (P2028) those about time: could not start one
+// within maxWait, or it outlived its timeout. (Other P2028s are our bugs.)
+const PRISMA = new Set(["P1001", "P1008", "P1017", "P2024", "P2037"]);
+const PRISMA_TRANSACTION_TIME = /in the given time|timeout/i;
 // Prisma's driver adapters describe the cause with a kind.
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 // pg and pg-pool say it in words only.
@@ -61,6 +63,7 @@ export function unavailableDependency(error: unknown, depth = 0): Dependency | n
   const e = error as Described;
   const code = typeof e.code === "string" ? e.code : typeof e.originalCode === "string" ? e.originalCode : "";
   if (SQLSTATE.test(code) || SOCKET.has(code) || PRISMA.has(code)) return "database";
+  if (code === "P2028" && typeof e.message === "string" && PRISMA_TRANSACTION_TIME.test(e.message)) return "database";
   if (typeof e.kind === "string" && ADAPTER_KINDS.has(e.kind)) return "database";
   if (typeof e.message === "string" && MESSAGES.some((m) => m.test(e.message as string))) return "database";
   for (const inner of [e.originalError, e.cause, e.meta?.driverAdapterError]) {

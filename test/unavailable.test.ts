@@ -50,6 +50,10 @@ describe("unavailableDependency", () => {
     ["a serialization failure (40001), which the caller's retry does not fix by waiting", pgError("40001")],
     ["a syntax error (42601)", pgError("42601")],
     ["Prisma's record not found (P2025)", Object.assign(new Error("not found"), { code: "P2025" })],
+    [
+      "Prisma's transaction API error that is not about time (P2028)",
+      Object.assign(new Error("Transaction API error: Transaction not found."), { code: "P2028" }),
+    ],
     ["a BillingError", new BillingError("INSUFFICIENT_BALANCE", "not enough")],
     ["a plain bug", new TypeError("x is undefined")],
     ["nothing", undefined],
