@@ -34,7 +34,14 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.SALDO_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
+    (await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.SALDO_DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      poolTimeoutMs: config.DATABASE_POOL_TIMEOUT_MS,
+    }));
   let live: LiveEvents | undefined;
   try {
     await ensureRootMandate(database);
@@ -71,6 +78,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jwtSecret: config.JWT_SECRET,
     payments,
     ping: database.ping,
+    liveEvents: live.status,
   }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
   // Expired holds stop counting at once; the sweep only records their status.
   // It also sends automatic top-ups whose charge was cut off by a stop.

@@ -19,6 +19,7 @@ import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
 import { useWebApp, type WebAppOptions } from "./http/app.js";
 import { useTransactionExport } from "./http/export.js";
+import { readiness, RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from "./unavailable.js";
 
 /**
  * What a transport adds to yoga's initial context. HTTP requests bring a
@@ -58,7 +59,11 @@ export interface SaldoYogaOptions {
   webApp?: WebAppOptions;
 }
 
-export type SaldoServices = AppServices & { ping(): Promise<void> };
+export type SaldoServices = AppServices & {
+  ping(): Promise<void>;
+  /** The state of live events (Redis), for /ready. */
+  liveEvents?(): string;
+};
 
 export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptions = {}): SaldoYoga {
   const production = options.production ?? process.env.NODE_ENV === "production";
@@ -90,6 +95,17 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
         endpoint: "/health",
         check: async () => {
           await services.ping();
+        },
+      }),
+      // Readiness with its reasons (issue 13): 503 and Retry-After while the database is away.
+      useReadinessCheck({
+        endpoint: "/ready",
+        check: async ({ fetchAPI }) => {
+          const report = await readiness(services);
+          return new fetchAPI.Response(JSON.stringify(report), {
+            status: report.ready ? 200 : 503,
+            headers: { "content-type": "application/json", ...(report.ready ? {} : { "retry-after": String(RETRY_AFTER_SECONDS) }) },
+          });
         },
       }),
       // Requests a browser sends cross-site without a CORS preflight (GET,
@@ -131,6 +147,19 @@ const asValidationError = () => ({
  * error." without a stack, and yoga logs the original.
  */
 export function maskError(error: unknown, message: string): Error {
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    return createGraphQLError(UNAVAILABLE_MESSAGES[unavailable], {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      // spec: the status applies under application/graphql-response+json;
+      // application/json keeps 200, as the GraphQL-over-HTTP spec asks.
+      extensions: {
+        code: "SERVICE_UNAVAILABLE",
+        http: { status: 503, spec: true, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } },
+      },
+    });
+  }
   const billingError = billingErrorOf(error);
   if (billingError) {
     return createGraphQLError(billingError.message, {
@@ -142,13 +171,35 @@ export function maskError(error: unknown, message: string): Error {
   return yogaMaskError(error, message, false);
 }
 
+const UNAVAILABLE_MESSAGES: Record<Dependency, string> = {
+  database: "The database is unavailable or did not answer in time. Retry later; a money move sent again with the same idempotency key is booked at most once.",
+  "live events": "Live events are unavailable (Redis cannot be reached). Retry the subscription later.",
+};
+
 function billingErrorOf(error: unknown): BillingError | undefined {
   const original = error instanceof GraphQLError ? error.originalError : error;
   return original instanceof BillingError ? original : undefined;
 }
 
-/** yoga's logger, except that a BillingError (the caller's mistake, not ours) is no server error. */
+/**
+ * yoga's logger, except that a BillingError (the caller's mistake, not ours)
+ * is no server error, and an unavailable dependency is one warning line, not
+ * a stack per request while it lasts.
+ */
 function serverLogger(): YogaLogger {
   const logger = createLogger();
-  return { ...logger, error: (...args) => (billingErrorOf(args[0]) ? logger.debug(...args) : logger.error(...args)) };
+  return {
+    ...logger,
+    error: (...args) => {
+      if (billingErrorOf(args[0])) return logger.debug(...args);
+      const unavailable = unavailableDependency(args[0]);
+      if (unavailable) return logger.warn(`${unavailable} unavailable: ${describe(args[0])}`);
+      return logger.error(...args);
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  return original instanceof Error ? original.message : String(original);
 }
