@@ -35,7 +35,7 @@ import { signToken } from "../src/auth.js";
 import { creditAccount } from "../src/billing/ledger/credits.js";
 import { upsertMandate } from "../src/billing/mandates/mandates.js";
 import { updateSettings } from "../src/billing/mandates/settings.js";
-import { createBillingContext } from "../src/billing/shared/context.js";
+import { createBillingContext } from "../src/billing/ledger/context.js";
 import { Decimal } from "../src/billing/shared/money.js";
 import { statisticsFor } from "../src/billing/statistics/queries.js";
 import { rebuildRollups } from "../src/billing/statistics/rebuild.js";

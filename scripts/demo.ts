@@ -119,7 +119,7 @@ async function main(): Promise<boolean> {
           warnings.push(data.balanceWarning);
           view.event(
             `${seconds()}s ⚠ balanceWarning: available ${data.balanceWarning.balance.available} CHF (balance less holds) fell to the threshold ` +
-              `${data.balanceWarning.threshold} CHF; it fires once, a top-up re-arms it`,
+              `${data.balanceWarning.threshold} CHF; it fires once per crossing, rising above it (a top-up) re-arms it`,
           );
         },
         error: (error) => view.event(`${seconds()}s balanceWarning subscription failed: ${(error as Error)?.message ?? JSON.stringify(error)}`),
@@ -241,7 +241,12 @@ async function main(): Promise<boolean> {
   const checks: [string, boolean][] = [
     [`balance ${final.balance} = ${credited.toFixed(6)} credited − ${spent.toFixed(6)} booked, nothing held (${final.held})`, new Decimal(final.balance).eq(credited.minus(spent)) && new Decimal(final.held).isZero()],
     [`usage statistics: ${totals.transactionCount} debits, ${totals.totalCost} CHF, by provider as the gateway counted`, new Decimal(totals.totalCost).eq(spent) && totals.transactionCount === status.booked && sameSpend(serverSpend, status.spendByProvider)],
-    [`balanceWarning fired ${warningsBeforeTopUp} time(s) before the top-up, ${warnings.length - warningsBeforeTopUp} after`, warningsBeforeTopUp === 1 && warnings.length === 1],
+    // Once per crossing: a hold settled below its estimate (or released) can lift what may be spent above the
+    // threshold again and re-arm it, so calls near the threshold may cross more than once.
+    [
+      `balanceWarning fired ${warningsBeforeTopUp} time(s) on the way down (once per crossing), ${warnings.length - warningsBeforeTopUp} after the top-up`,
+      warningsBeforeTopUp >= 1 && warnings.length === warningsBeforeTopUp,
+    ],
     [`top-up re-armed the warning (isWarning ${refill.isWarning}, now ${final.isWarning})`, low.isWarning && !refill.isWarning && !final.isWarning],
     ["no unexpected errors", problems.length === 0],
   ];

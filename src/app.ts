@@ -3,7 +3,8 @@
 import { ensureRootMandate } from "./billing/mandates/mandates.js";
 import { createAutoTopUps, type AutoTopUps } from "./billing/payments/autotopup.js";
 import { seedPriceCatalog } from "./billing/pricing/pricing.js";
-import { createBillingContext, type BillingContext, type BillingEvents } from "./billing/shared/context.js";
+import { createBillingContext } from "./billing/ledger/context.js";
+import type { BillingContext, BillingEvents } from "./billing/shared/context.js";
 import { expireHolds } from "./billing/usage/holds.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/open.js";
@@ -67,6 +68,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     markupPercent: config.MARKUP_PERCENT,
     holdExpirySeconds: config.HOLD_EXPIRY_SECONDS,
     topUpMax: config.TOPUP_MAX_CHF,
+    // A lane holds one connection while its batch runs: on PostgreSQL half
+    // the pool, so reads always find one; PGlite has one connection.
+    batches: { lanes: database.kind === "pglite" ? 1 : Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)) },
   });
   const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
   const payments = stripe ? stripeProvider(stripe) : null;
@@ -100,6 +104,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     autoTopUps: topUps,
     close: async () => {
       clearInterval(sweep);
+      // Moves queued or in flight commit before the database closes.
+      await billing.moves.idle();
       await topUps.idle();
       await notifications?.stop();
       await liveEvents.close();

@@ -97,6 +97,8 @@ async function countedPostgres(): Promise<Database> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  // Dropping the database at the end terminates the idle connections: expected, not an error.
+  pool.on("error", () => undefined);
   await applyMigrations(poolSession(pool));
 
   const instrumented = new WeakSet<object>();

@@ -4,6 +4,7 @@
 // with the COMMIT (store/writes.ts).
 import type { SqlTransaction } from "../../db/executor.js";
 import { inTransaction, type BillingContext, type BillingEvent } from "../shared/context.js";
+import type { BatchState } from "./batch-state.js";
 import { Writes } from "./store/writes.js";
 
 export interface Booking {
@@ -14,6 +15,8 @@ export interface Booking {
   /** The billing clock, read once: every row of the booking carries the same instant. */
   now: Date;
   emit(event: BillingEvent): void;
+  /** The accounts a batch of moves shares (batch.ts); absent outside a batch. */
+  batch?: BatchState;
 }
 
 /** Runs `work` in one booking: committed with its writes when it resolves, nothing written when it throws. */

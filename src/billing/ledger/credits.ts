@@ -8,7 +8,8 @@ import { idempotencyConflict, parseIdempotencyKey, requestHash } from "../shared
 import { formatMoney, parseMoney, parsePositiveMoney, type Decimal, type DecimalInput } from "../shared/money.js";
 import { optionalText, requiredText } from "../shared/validation.js";
 import { postEntry, type ReferenceType } from "./entries.js";
-import { finishMove, inMoveBooking, moveMoney, sameRequestAs, type MoneyMoveResult, type Payer } from "./moves.js";
+import { inBooking } from "./booking.js";
+import { finishMove, moveMoney, sameRequestAs, type MoneyMoveResult, type Payer } from "./moves.js";
 import { earlierEntry, lockAndRead, type EntryKey } from "./store/reads.js";
 import { rearmWarning } from "./thresholds.js";
 
@@ -99,7 +100,8 @@ export async function transferBalance(ctx: BillingContext, input: TransferInput)
   if (input.fromAccountId === input.toAccountId) throw validation("fromAccountId and toAccountId must differ", ["input", "toAccountId"]);
   const hash = requestHash({ op: "TRANSFER", from: input.fromAccountId, to: input.toAccountId, amount: formatMoney(amount), description });
   const entryKey: EntryKey = { scope: "TRANSFER", key };
-  return inMoveBooking(ctx, async (b) => {
+  // Not batched: a transfer locks two accounts; their locks order it against the batches that book on them.
+  return inBooking(ctx, async (b) => {
     // Two accounts: locked in a fixed order, so two transfers never wait for each other in a circle.
     const [firstId, secondId] = [input.fromAccountId, input.toAccountId].sort();
     const first = await lockAndRead(b.t, { accountId: firstId }, b.now, { entryKey });

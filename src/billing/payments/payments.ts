@@ -27,8 +27,8 @@ export interface NamedAccount {
   mandateId?: string;
 }
 
-/** The account a payment is booked on. */
-export type PaymentTarget = { accountId: string } | { mandateId: string; accountKey: string };
+/** The account a payment is booked on: by its key in its mandate. */
+export type PaymentTarget = { mandateId: string; accountKey: string };
 
 /** A payment provider's money: credited (or refunded) on the account it names. */
 export interface PaymentEntry {
@@ -66,8 +66,8 @@ export async function accountNamed(ctx: BillingContext, named: NamedAccount | nu
     return mandate ? { mandateId: mandate.id, accountKey: named.accountKey } : null;
   }
   if (!named?.accountId) return null;
-  const account = await ctx.db.billingAccount.findUnique({ where: { id: named.accountId }, select: { id: true } });
-  return account ? { accountId: account.id } : null;
+  const account = await ctx.db.billingAccount.findUnique({ where: { id: named.accountId }, select: { mandateId: true, accountKey: true } });
+  return account;
 }
 
 /** The account an automatic top-up's payment paid into: Saldo knows its own attempts. */

@@ -3,7 +3,7 @@
 // clock; the server builds one from its configuration.
 import type { SqlExecutor, SqlTransaction } from "../../db/executor.js";
 import type { Db } from "../../db/open.js";
-import { Decimal } from "./money.js";
+import type { Decimal } from "./money.js";
 
 export interface BalanceChangedEvent {
   type: "balanceChanged";
@@ -64,23 +64,15 @@ export interface BillingContext {
   holdExpirySeconds: number;
   /** The largest top-up, by checkout or automatic, in CHF. */
   topUpMax: Decimal;
+  /** Where money moves queue for the batch they commit in (ledger/batch.ts). */
+  moves: MoveSink;
 }
 
-export function createBillingContext(
-  database: { prisma: Db; sql: SqlExecutor },
-  options: Partial<Omit<BillingContext, "db" | "sql">> = {},
-): BillingContext {
-  return {
-    db: database.prisma,
-    sql: database.sql,
-    events: options.events ?? { publish: () => undefined },
-    now: options.now ?? (() => new Date()),
-    timeZone: options.timeZone ?? "Europe/Zurich",
-    usdToChf: options.usdToChf ?? new Decimal("0.80"),
-    markupPercent: options.markupPercent ?? new Decimal(50),
-    holdExpirySeconds: options.holdExpirySeconds ?? 3600,
-    topUpMax: options.topUpMax ?? new Decimal(10_000),
-  };
+/** A queue of money moves: each resolves with its own outcome once its batch has committed. */
+export interface MoveSink {
+  submit<R>(move: { apply(...args: never[]): Promise<R> }): Promise<R>;
+  /** Resolves when no move is queued or in flight. */
+  idle(): Promise<void>;
 }
 
 /**

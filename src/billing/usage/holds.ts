@@ -12,7 +12,8 @@ import { sql } from "../../db/sql.js";
 import { accountKeyFor, accountKeysByModel, denialReason, spendable, unopenedAccount, type DenialReason, type LockedAccount } from "../ledger/accounts.js";
 import { inBooking } from "../ledger/booking.js";
 import { parseUsageMetadata, postEntry, usageEntry, type UsageMetadata } from "../ledger/entries.js";
-import { finishMove, inMoveBooking, lockTarget, openTarget, ownerOf, sameRequestAs, type MoneyMoveResult } from "../ledger/moves.js";
+import type { MovePlan } from "../ledger/batch.js";
+import { finishMove, openTarget, ownerOf, sameRequestAs, submit, type MoneyMoveResult } from "../ledger/moves.js";
 import { earlierEntry, earlierHold, lockAndRead, peek, type Earlier } from "../ledger/store/reads.js";
 import { rearmWarning } from "../ledger/thresholds.js";
 import { callCostContent, costOf, parseCallCost, requireCallCost, type UsageAmounts } from "../pricing/pricing.js";
@@ -115,31 +116,27 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
     estimate: callCostContent(estimate),
     expiresInSeconds: input.expiresInSeconds,
   });
-  return inMoveBooking(ctx, async (b) => {
-      const locked = await lockTarget(b, { payer: input }, { holdKey: key, price: { provider, model } });
+  const conflict = () => idempotencyConflict(key);
+  const plan: MovePlan = { mandateId: input.mandateId, target: { payer: input }, holdKey: key, price: { provider, model } };
+  return submit(ctx, {
+    plan,
+    async apply(b, locked): Promise<AuthorizeResult> {
       const { settings } = locked;
-      const replay = async (earlier: Earlier): Promise<AuthorizeResult> => {
+      const earlier = sameRequestAs(locked.hold, hash, conflict);
+      if (earlier) {
         const stored = await earlierHold(b.t, earlier);
         // A hold past its expiry reads as EXPIRED, replayed or not.
         const authorization = { ...stored, status: holdStatus(stored, b.now) };
-        // The account the hold is on (after a billing-model switch, maybe not the one the model picks now).
+        // The account the hold is on (after a billing-model switch, maybe not the one the model picks now): read, not locked.
         const current =
-          locked.account?.id === earlier.accountId ? locked.account : (await lockAndRead(b.t, { accountId: earlier.accountId }, b.now, { settings: false })).account!;
+          b.batch!.accounts.get(earlier.accountId) ?? (await lockAndRead(b.t, { accountId: earlier.accountId }, b.now, { lock: false, settings: false })).account!;
         return { authorization, check: { ...checkResult(settings, current, provider, ZERO), requiredAmount: new Decimal(authorization.amount.toString()) }, replayed: true };
-      };
-      const conflict = () => idempotencyConflict(key);
-      const earlier = sameRequestAs(locked.hold, hash, conflict);
-      if (earlier) return replay(earlier);
+      }
       const amount = costOf(ctx, estimate, locked.price, { provider, model }, ESTIMATE_FIELDS);
       // Judged as the account is, or as it would open; opened only for a hold that is granted.
-      const denied = checkResult(settings, locked.account ?? unopenedAccount(settings, ownerOf(locked)), provider, amount);
-      if (!denied.allowed) return { authorization: null, check: denied, replayed: false };
-      const account = await openTarget(b, locked);
-      // Another request may have opened the account, and held under this very key, meanwhile.
-      const raced = sameRequestAs(locked.hold, hash, conflict);
-      if (raced) return replay(raced);
-      const check = checkResult(settings, account, provider, amount);
+      const check = checkResult(settings, locked.account ?? unopenedAccount(settings, ownerOf(locked)), provider, amount);
       if (!check.allowed) return { authorization: null, check, replayed: false };
+      const account = openTarget(b, locked);
       const authorization: UsageAuthorization = {
         id: randomUUID(),
         accountId: account.id,
@@ -159,9 +156,31 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
       b.writes.hold(authorization);
       account.held = account.held.plus(amount);
       finishMove(b, account, settings);
+      holdsMandates.remember(authorization.id, authorization.mandateId);
       return { authorization, check, replayed: false };
+    },
   });
 }
+
+/**
+ * The mandate a hold lives in, for the lane its settle or release queues
+ * in: remembered from the authorize on this instance, read otherwise (a hold
+ * made through another instance). Bounded: the oldest are forgotten first.
+ */
+const holdsMandates = {
+  known: new Map<string, string>(),
+  remember(id: string, mandateId: string) {
+    if (this.known.size >= 100_000) this.known.delete(this.known.keys().next().value!);
+    this.known.set(id, mandateId);
+  },
+  async of(ctx: BillingContext, id: string): Promise<string> {
+    const known = this.known.get(id);
+    if (known) return known;
+    const [row] = await ctx.sql.read(sql`SELECT "mandateId" FROM "UsageAuthorization" WHERE "id" = ${id}::text`);
+    if (!row) throw notFound("Authorization", ["input", "authorizationId"]);
+    return row.mandateId as string;
+  },
+};
 
 /** A hold as readers see it: past its expiry it is EXPIRED, even before the sweep records it. */
 export function holdStatus(authorization: Pick<UsageAuthorization, "status" | "expiresAt">, now: Date): UsageAuthorization["status"] {
@@ -190,12 +209,12 @@ export async function settleUsage(ctx: BillingContext, input: SettleInput): Prom
   const hash = requestHash({ op: "settle", authorizationId: input.authorizationId, cost: callCostContent(call), metadata });
   const conflict = () =>
     new BillingError("IDEMPOTENCY_CONFLICT", "This authorization was already settled with other usage, cost or metadata", ["input"]);
-  return inMoveBooking(ctx, async (b) => {
-      const { settings, account, authorization, entry, price } = await lockAndRead(b.t, { authorizationId: input.authorizationId }, b.now, {
-        entryKey: key,
-        price: "ofAuthorization",
-      });
-      if (!authorization || !account || !settings) throw notFound("Authorization", field);
+  const plan: MovePlan = { mandateId: await holdsMandates.of(ctx, input.authorizationId), target: { authorizationId: input.authorizationId }, entryKey: key, price: "ofAuthorization" };
+  return submit(ctx, {
+    plan,
+    async apply(b, locked): Promise<MoneyMoveResult> {
+      const { settings, account, authorization, entry, price } = locked;
+      if (!authorization || !account) throw notFound("Authorization", field);
       const named = { provider: authorization.provider, model: authorization.model };
       if (authorization.status === "SETTLED") {
         const earlier = sameRequestAs(entry, hash, conflict);
@@ -205,7 +224,6 @@ export async function settleUsage(ctx: BillingContext, input: SettleInput): Prom
         return { transaction: null, accountId: account.id, replayed: true };
       }
       assertActive(authorization, b.now, "settled", "record the cost with recordUsage instead");
-      rearmWarning(b, account, settings);
       const cost = costOf(ctx, call, price, named, COST_FIELDS);
       account.held = account.held.minus(authorization.amount.toString());
       const transaction = postEntry(b, account, {
@@ -217,25 +235,29 @@ export async function settleUsage(ctx: BillingContext, input: SettleInput): Prom
       b.writes.closeHold(authorization.id, "SETTLED", transaction.id);
       finishMove(b, account, settings);
       return { transaction, accountId: account.id, replayed: false };
+    },
   });
 }
 
 /** The call did not happen: free the hold. Releasing twice is harmless. */
 export async function releaseUsage(ctx: BillingContext, input: { authorizationId: string }): Promise<UsageAuthorization> {
-  return inBooking(ctx, async (b) => {
-    const { settings, account, authorization } = await lockAndRead(b.t, { authorizationId: input.authorizationId }, b.now);
-    if (!authorization || !account || !settings) throw notFound("Authorization", ["input", "authorizationId"]);
-    if (authorization.status === "RELEASED" || authorization.status === "EXPIRED") return authorization;
-    if (authorization.status === "SETTLED") {
-      throw new BillingError("AUTHORIZATION_NOT_ACTIVE", "This authorization is already settled", ["input", "authorizationId"]);
-    }
-    rearmWarning(b, account, settings);
-    const expired = authorization.expiresAt <= b.now;
-    const released: UsageAuthorization = { ...authorization, status: expired ? "EXPIRED" : "RELEASED", closedAt: b.now };
-    b.writes.closeHold(released.id, released.status, null);
-    if (!expired) account.held = account.held.minus(authorization.amount.toString());
-    finishMove(b, account, settings);
-    return released;
+  const plan: MovePlan = { mandateId: await holdsMandates.of(ctx, input.authorizationId), target: { authorizationId: input.authorizationId } };
+  return submit(ctx, {
+    plan,
+    async apply(b, locked): Promise<UsageAuthorization> {
+      const { settings, account, authorization } = locked;
+      if (!authorization || !account) throw notFound("Authorization", ["input", "authorizationId"]);
+      if (authorization.status === "RELEASED" || authorization.status === "EXPIRED") return authorization;
+      if (authorization.status === "SETTLED") {
+        throw new BillingError("AUTHORIZATION_NOT_ACTIVE", "This authorization is already settled", ["input", "authorizationId"]);
+      }
+      const expired = authorization.expiresAt <= b.now;
+      const released: UsageAuthorization = { ...authorization, status: expired ? "EXPIRED" : "RELEASED", closedAt: b.now };
+      b.writes.closeHold(released.id, released.status, null);
+      if (!expired) account.held = account.held.minus(authorization.amount.toString());
+      finishMove(b, account, settings);
+      return released;
+    },
   });
 }
 

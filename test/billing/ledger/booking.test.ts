@@ -1,6 +1,7 @@
 // A booking's events are published only after its COMMIT: a transaction
 // that fails (or is refused at COMMIT) publishes nothing and keeps nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBillingContext } from "../../../src/billing/ledger/context.js";
 import { adjustAccount, creditAccount } from "../../../src/billing/ledger/credits.js";
 import { type BillingContext } from "../../../src/billing/shared/context.js";
 import { authorizeUsage } from "../../../src/billing/usage/holds.js";
@@ -35,7 +36,8 @@ describe("events", () => {
           throw new Error("commit refused (simulated)");
         }),
     };
-    return { ...b.ctx, sql: failing };
+    // A context of its own: its moves queue for transactions on the failing executor.
+    return createBillingContext({ prisma: db.prisma, sql: failing }, { now: b.ctx.now, events: b.ctx.events, timeZone: b.ctx.timeZone });
   }
 
   async function setUp() {

@@ -93,6 +93,12 @@ const ACCOUNT_QUEUE_SEED = "495874271343";
  * there is none. Advisory locks with two keys live in a key space of their
  * own, apart from the accounts' queue (one 64-bit key).
  */
+/** The shared locks of several mandates, in a fixed order. */
+export function lockMandatesShared(mandateIds: string[]): Sql {
+  return sql`SELECT count(*)::int AS "locked" FROM (SELECT pg_advisory_xact_lock_shared(${MANDATE_LOCK_CLASS}::int4, hashtext(m.id))
+    FROM (SELECT value AS id FROM json_array_elements_text(${JSON.stringify([...mandateIds].sort())}::json) ORDER BY value) m) l`;
+}
+
 export function lockMandateShared(mandateId: string): Sql {
   return sql`SELECT 1 AS "locked" FROM (SELECT pg_advisory_xact_lock_shared(${MANDATE_LOCK_CLASS}::int4, hashtext(${mandateId}::text))) l`;
 }

@@ -17,6 +17,8 @@ export interface Earlier {
   requestHash: string | null;
   /** The account it was booked on (after a billing-model switch, maybe not the one locked now). */
   accountId: string;
+  /** The row itself, when it was written earlier in the same transaction (nothing to fetch). */
+  row?: Transaction | UsageAuthorization;
 }
 
 /** An idempotency key of a ledger entry: unique per mandate and kind of write. */
@@ -57,7 +59,7 @@ export interface ReadOptions {
  * keep back (ACTIVE and not expired at `now`), the mandate's settings, and
  * what is recorded under the request's keys.
  */
-function readStatement(ref: AccountRef, now: Date, options: ReadOptions, source: "locked" | "unlocked" = "locked"): Sql {
+export function readStatement(ref: AccountRef, now: Date, options: ReadOptions, source: "locked" | "unlocked" = "locked"): Sql {
   const held = sql`, 'held', (SELECT coalesce(sum(x."amount"), 0) FROM "UsageAuthorization" x
       WHERE x."accountId" = a."id" AND x."status" = 'ACTIVE' AND x."expiresAt" > ${iso(now)}::timestamp(3))::text`;
   // The mandate is known from the ref, or else from the account: keys and
@@ -109,13 +111,15 @@ const EARLIER = {
 };
 
 /** The ledger entry an earlier request booked (read in the transaction that holds the account lock). */
-export async function earlierEntry(t: SqlTransaction, earlier: Pick<Earlier, "id">): Promise<Transaction> {
+export async function earlierEntry(t: SqlTransaction, earlier: Pick<Earlier, "id" | "row">): Promise<Transaction> {
+  if (earlier.row) return earlier.row as Transaction;
   const [rows] = await t.query(sql`SELECT ${TransactionTable.json("t")} AS "entry" FROM "Transaction" t WHERE t."id" = ${earlier.id}::text`);
   return TransactionTable.parse(rows[0].entry as SqlRow);
 }
 
 /** The hold an earlier request created. */
-export async function earlierHold(t: SqlTransaction, earlier: Pick<Earlier, "id">): Promise<UsageAuthorization> {
+export async function earlierHold(t: SqlTransaction, earlier: Pick<Earlier, "id" | "row">): Promise<UsageAuthorization> {
+  if (earlier.row) return earlier.row as UsageAuthorization;
   const [rows] = await t.query(sql`SELECT ${AuthorizationTable.json("z")} AS "hold" FROM "UsageAuthorization" z WHERE z."id" = ${earlier.id}::text`);
   return AuthorizationTable.parse(rows[0].hold as SqlRow);
 }
@@ -145,7 +149,7 @@ export async function peek(executor: SqlExecutor, ref: AccountRef, now: Date, op
   return toRead(row);
 }
 
-function toRead(row: SqlRow): LockedRead {
+export function toRead(row: SqlRow): LockedRead {
   const read = row as Record<string, SqlRow | null | undefined>;
   const earlier = (r: SqlRow | null | undefined): Earlier | null =>
     r ? { id: r.id as string, requestHash: r.requestHash as string | null, accountId: r.accountId as string } : null;
@@ -191,3 +195,38 @@ export async function openAndLock(
 function iso(at: Date): string {
   return at.toISOString();
 }
+
+// ------------------------------------------------- the reads of a batch
+// A batch of moves (ledger/batch.ts) reads, after its locks, what is
+// recorded under every key of every move, and every price they need, in
+// one statement each.
+
+/** Entries booked earlier under any of these keys. */
+export function earlierEntriesStatement(keys: { mandateId: string; scope: IdempotencyScope; key: string }[]): Sql {
+  return sql`SELECT t."mandateId", t."idempotencyScope"::text AS "scope", t."idempotencyKey" AS "key", t."id", t."requestHash", t."accountId"
+    FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k("mandateId" text, "scope" text, "key" text)
+    JOIN "Transaction" t ON t."mandateId" = k."mandateId" AND t."idempotencyScope" = k."scope"::"IdempotencyScope" AND t."idempotencyKey" = k."key"`;
+}
+
+/** Holds created earlier under any of these keys. */
+export function earlierHoldsStatement(keys: { mandateId: string; key: string }[]): Sql {
+  return sql`SELECT h."mandateId", h."idempotencyKey" AS "key", h."id", h."requestHash", h."accountId"
+    FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k("mandateId" text, "key" text)
+    JOIN "UsageAuthorization" h ON h."mandateId" = k."mandateId" AND h."idempotencyKey" = k."key"`;
+}
+
+/** The catalog prices of these calls. */
+export function pricesStatement(calls: { provider: string; model: string | null }[]): Sql {
+  return sql`SELECT ${PriceTable.json("p")} AS "price"
+    FROM json_to_recordset(${JSON.stringify(calls)}::json) AS k("provider" text, "model" text)
+    JOIN "Price" p ON p."provider" = k."provider" AND p."model" = k."model"`;
+}
+
+export function toEarlier(row: SqlRow): Earlier {
+  return { id: row.id as string, requestHash: row.requestHash as string | null, accountId: row.accountId as string };
+}
+
+export function toPrice(row: SqlRow): Price {
+  return PriceTable.parse(row.price as SqlRow);
+}
+

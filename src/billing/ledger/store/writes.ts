@@ -35,17 +35,59 @@ interface RollupRow {
   costByFeature: Map<string, Decimal>;
 }
 
+type ClosedHold = Pick<UsageAuthorization, "id" | "status" | "transactionId" | "closedAt">;
+
+/** Where a Writes stood: rollback(mark) forgets what was written after it. */
+export interface WritesMark {
+  entries: number;
+  accounts: Map<string, LockedAccount>;
+  opened: Set<string>;
+  newHolds: Map<string, UsageAuthorization>;
+  closedHolds: Map<string, ClosedHold>;
+  debits: number;
+  notifications: number;
+  other: number;
+}
+
+
 export class Writes {
-  private readonly entries: Transaction[] = [];
+  private entries: Transaction[] = [];
   /** Changed accounts: each written once, with its state at COMMIT. */
-  private readonly accounts = new Map<string, LockedAccount>();
-  private readonly newHolds = new Map<string, UsageAuthorization>();
-  private readonly closedHolds = new Map<string, Pick<UsageAuthorization, "id" | "status" | "transactionId" | "closedAt">>();
-  private readonly rollups = new Map<string, RollupRow>();
-  private readonly notifications: Prisma.NotificationUncheckedCreateInput[] = [];
-  private readonly other: Sql[] = [];
+  private accounts = new Map<string, LockedAccount>();
+  /** Of those, the ones this transaction opens: inserted with their state at COMMIT. */
+  private opened = new Set<string>();
+  private newHolds = new Map<string, UsageAuthorization>();
+  private closedHolds = new Map<string, ClosedHold>();
+  private debits: RollupDebit[] = [];
+  private notifications: Prisma.NotificationUncheckedCreateInput[] = [];
+  private other: Sql[] = [];
 
   constructor(private readonly now: Date) {}
+
+  /** Where the writes stand now (a move about to be judged in a batch: refused, it is rolled back to here). */
+  mark(): WritesMark {
+    return {
+      entries: this.entries.length,
+      accounts: new Map(this.accounts),
+      opened: new Set(this.opened),
+      newHolds: new Map(this.newHolds),
+      closedHolds: new Map(this.closedHolds),
+      debits: this.debits.length,
+      notifications: this.notifications.length,
+      other: this.other.length,
+    };
+  }
+
+  rollback(mark: WritesMark): void {
+    this.entries.length = mark.entries;
+    this.accounts = mark.accounts;
+    this.opened = mark.opened;
+    this.newHolds = mark.newHolds;
+    this.closedHolds = mark.closedHolds;
+    this.debits.length = mark.debits;
+    this.notifications.length = mark.notifications;
+    this.other.length = mark.other;
+  }
 
   /** Registers the writes to go out with `t`'s COMMIT. */
   static on(t: SqlTransaction, now: Date): Writes {
@@ -64,6 +106,17 @@ export class Writes {
     this.accounts.set(account.id, account);
   }
 
+  /**
+   * An account this transaction opens: inserted at COMMIT with its final
+   * state. Until then no other transaction sees it; one that opens the same
+   * account meanwhile makes one of the two COMMITs fail on the account's
+   * unique key, and that one is run again (ledger/moves.ts).
+   */
+  openAccount(account: LockedAccount): void {
+    this.opened.add(account.id);
+    this.accounts.set(account.id, account);
+  }
+
   hold(hold: UsageAuthorization): void {
     this.newHolds.set(hold.id, hold);
   }
@@ -78,19 +131,14 @@ export class Writes {
 
   /** Adds a debit to its account's DAY, MONTH and YEAR rows (created on first use). */
   rollup(debit: RollupDebit): void {
-    for (const periodType of ["DAY", "MONTH", "YEAR"] as const) {
-      const periodStart = debit.starts[periodType];
-      const key = `${debit.accountId}|${periodType}|${periodStart}`;
-      let row = this.rollups.get(key);
-      if (!row) {
-        row = { accountId: debit.accountId, mandateId: debit.mandateId, periodType, periodStart, totalCost: new Decimal(0), transactionCount: 0, costByProvider: new Map(), costByFeature: new Map() };
-        this.rollups.set(key, row);
-      }
-      row.totalCost = row.totalCost.plus(debit.cost);
-      row.transactionCount += 1;
-      row.costByProvider.set(debit.provider, (row.costByProvider.get(debit.provider) ?? new Decimal(0)).plus(debit.cost));
-      row.costByFeature.set(debit.feature, (row.costByFeature.get(debit.feature) ?? new Decimal(0)).plus(debit.cost));
-    }
+    this.debits.push(debit);
+  }
+
+  /** The debits summed per account and period: one row each, however many debits it got. */
+  private rollupRows(): RollupRow[] {
+    const rows = new Map<string, RollupRow>();
+    for (const debit of this.debits) addToRollups(rows, debit);
+    return [...rows.values()];
   }
 
   /** An email owed (the outbox): inserted once per (mandate, kind, dedupeKey). */
@@ -103,19 +151,56 @@ export class Writes {
     this.other.push(...statements);
   }
 
+  /** An entry written in this transaction under a key (a second request with it in the same batch is its replay). */
+  entryUnder(mandateId: string, scope: string, key: string): Transaction | undefined {
+    return this.entries.find((e) => e.idempotencyKey === key && e.idempotencyScope === scope && e.mandateId === mandateId);
+  }
+
+  /** A hold created in this transaction under a key. */
+  holdUnder(mandateId: string, key: string): UsageAuthorization | undefined {
+    for (const hold of this.newHolds.values()) if (hold.idempotencyKey === key && hold.mandateId === mandateId) return hold;
+    return undefined;
+  }
+
+  /** How this transaction closed a hold (settled, released, expired), if it did. */
+  closing(id: string): ClosedHold | undefined {
+    const opened = this.newHolds.get(id);
+    return this.closedHolds.get(id) ?? (opened && opened.status !== "ACTIVE" ? opened : undefined);
+  }
+
   /** Everything as one statement, or null when nothing was written. */
   statement(): Sql | null {
     const parts: Sql[] = [];
+    const opened = [...this.accounts.values()].filter((a) => this.opened.has(a.id));
+    const changed = [...this.accounts.values()].filter((a) => !this.opened.has(a.id));
+    if (opened.length > 0) parts.push(insertAccounts(opened, this.now));
     if (this.entries.length > 0) parts.push(insertRows(TransactionTable, this.entries));
-    if (this.accounts.size > 0) parts.push(updateAccounts([...this.accounts.values()], this.now));
+    if (changed.length > 0) parts.push(updateAccounts(changed, this.now));
     if (this.newHolds.size > 0) parts.push(insertRows(AuthorizationTable, [...this.newHolds.values()]));
     if (this.closedHolds.size > 0) parts.push(closeHolds([...this.closedHolds.values()]));
-    if (this.rollups.size > 0) parts.push(upsertRollups([...this.rollups.values()], this.now));
+    if (this.debits.length > 0) parts.push(upsertRollups(this.rollupRows(), this.now));
     if (this.notifications.length > 0) parts.push(insertNotifications(this.notifications, this.now));
     parts.push(...this.other);
     if (parts.length <= 1) return parts[0] ?? null;
     const ctes = parts.map((part, i) => sql`${rawSql(`w${i + 1}`)} AS (${part})`);
     return sql`WITH ${joinSql(ctes, ",\n")}\nSELECT ${rawSql(String(parts.length))} AS "writes"`;
+  }
+}
+
+/** Adds a debit to its account's DAY, MONTH and YEAR rows. */
+function addToRollups(rows: Map<string, RollupRow>, debit: RollupDebit): void {
+  for (const periodType of ["DAY", "MONTH", "YEAR"] as const) {
+    const periodStart = debit.starts[periodType];
+    const key = `${debit.accountId}|${periodType}|${periodStart}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = { accountId: debit.accountId, mandateId: debit.mandateId, periodType, periodStart, totalCost: new Decimal(0), transactionCount: 0, costByProvider: new Map(), costByFeature: new Map() };
+      rows.set(key, row);
+    }
+    row.totalCost = row.totalCost.plus(debit.cost);
+    row.transactionCount += 1;
+    row.costByProvider.set(debit.provider, (row.costByProvider.get(debit.provider) ?? new Decimal(0)).plus(debit.cost));
+    row.costByFeature.set(debit.feature, (row.costByFeature.get(debit.feature) ?? new Decimal(0)).plus(debit.cost));
   }
 }
 
@@ -143,6 +228,15 @@ function updateAccounts(accounts: LockedAccount[], now: Date): Sql {
   return sql`UPDATE "BillingAccount" a SET ${rawSql(sets.join(", "))}, "updatedAt" = ${now.toISOString()}::timestamp(3)
     FROM json_populate_recordset(NULL::"BillingAccount", ${AccountTable.send(accounts, ACCOUNT_WRITES as never)}::json) v
     WHERE a."id" = v."id"`;
+}
+
+/** Accounts opened in this transaction, with their final state; their entries reference them in the same statement. */
+function insertAccounts(accounts: LockedAccount[], now: Date): Sql {
+  const columns = ["id", "mandateId", "userId", "accountKey", "accountType", ...ACCOUNT_WRITES.filter((c) => c !== "id")] as (keyof LockedAccount)[];
+  const names = columns.map((c) => `"${c}"`).join(", ");
+  return sql`INSERT INTO "BillingAccount" (${rawSql(names)}, "createdAt", "updatedAt")
+    SELECT ${rawSql(columns.map((c) => `v."${c}"`).join(", "))}, ${now.toISOString()}::timestamp(3), ${now.toISOString()}::timestamp(3)
+    FROM json_populate_recordset(NULL::"BillingAccount", ${AccountTable.send(accounts, columns as never)}::json) v`;
 }
 
 function closeHolds(holds: Pick<UsageAuthorization, "id" | "status" | "transactionId" | "closedAt">[]): Sql {

@@ -1,0 +1,29 @@
+// A billing context: what every domain operation needs (the database, the
+// clock, the pricing settings, where to announce what changed), and the
+// queue its money moves commit through. Tests build one with a fake clock;
+// the server builds one from its configuration.
+import type { SqlExecutor } from "../../db/executor.js";
+import type { Db } from "../../db/open.js";
+import type { BillingContext } from "../shared/context.js";
+import { Decimal } from "../shared/money.js";
+import { MoveQueue, type BatchOptions } from "./batch.js";
+
+export function createBillingContext(
+  database: { prisma: Db; sql: SqlExecutor },
+  options: Partial<Omit<BillingContext, "db" | "sql" | "moves">> & { batches?: Partial<BatchOptions> } = {},
+): BillingContext {
+  const ctx: BillingContext = {
+    db: database.prisma,
+    sql: database.sql,
+    events: options.events ?? { publish: () => undefined },
+    now: options.now ?? (() => new Date()),
+    timeZone: options.timeZone ?? "Europe/Zurich",
+    usdToChf: options.usdToChf ?? new Decimal("0.80"),
+    markupPercent: options.markupPercent ?? new Decimal(50),
+    holdExpirySeconds: options.holdExpirySeconds ?? 3600,
+    topUpMax: options.topUpMax ?? new Decimal(10_000),
+    moves: { submit: () => Promise.reject(new Error("no move queue")), idle: async () => undefined },
+  };
+  ctx.moves = new MoveQueue(ctx, { lanes: 1, maxBatch: 256, ...options.batches });
+  return ctx;
+}
