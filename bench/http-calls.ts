@@ -17,7 +17,7 @@ export const CHECK = `query Check($input: CheckBillingInput!) { checkBilling(inp
 export const RECORD = `mutation Record($input: RecordUsageInput!) { recordUsage(input: $input) { transaction { id balanceAfter } userErrors { code message } } }`;
 export const AUTHORIZE = `mutation Authorize($input: AuthorizeUsageInput!) { authorizeUsage(input: $input) { authorization { id amount } userErrors { code message } } }`;
 export const SETTLE = `mutation Settle($input: SettleUsageInput!) { settleUsage(input: $input) { transaction { id amount balanceAfter } userErrors { code message } } }`;
-export const RECORD_MANY = `mutation RecordMany($inputs: [RecordUsageInput!]!) { recordUsages(inputs: $inputs) { transaction { id } userErrors { code message } } }`;
+export const RECORD_MANY = `mutation RecordMany($inputs: [RecordUsageInput!]!) { recordUsages(inputs: $inputs) { results { transaction { id } userErrors { code message } } userErrors { code message } } }`;
 
 /** Every usage in the benchmark is priced from tokens by the catalog (a model the default catalog has). */
 export const PROVIDER = "openai";
@@ -107,7 +107,10 @@ export function judgeAuthorize(status: number, text: string): Verdict {
 export function judgeRecordMany(status: number, text: string, count: number): Verdict | Verdict[] {
   const answer = parse(status, text);
   if (isVerdict(answer)) return answer;
-  const results = answer.data!.recordUsages;
+  const payload = answer.data!.recordUsages;
+  const refusedAll = userErrors(payload);
+  if (refusedAll) return refusedAll;
+  const results = payload.results;
   if (!Array.isArray(results) || results.length !== count) {
     return { ok: false, refused: false, reason: `expected ${count} results, got ${Array.isArray(results) ? results.length : typeof results}` };
   }
@@ -122,22 +125,38 @@ export function judgeRecordMany(status: number, text: string, count: number): Ve
 /** Whether the server has recordUsages with the result shape this harness drives, and if not, why. */
 export async function bulkSupport(post: Post): Promise<string | null> {
   const typeRef = "name kind ofType { name kind ofType { name kind ofType { name kind } } }";
-  const mutation = await data(post, `{ __type(name: "Mutation") { fields { name args { name } type { ${typeRef} } } } }`);
-  const field = (mutation.__type?.fields ?? []).find((f: { name: string }) => f.name === "recordUsages");
+  const fieldsOf = async (name: string) => {
+    const found = await data(post, `query($name: String!) { __type(name: $name) { fields { name args { name } type { ${typeRef} } } } }`, { name });
+    return (found.__type?.fields ?? []) as { name: string; args: { name: string }[]; type: TypeRef }[];
+  };
+  const field = (await fieldsOf("Mutation")).find((f) => f.name === "recordUsages");
   if (!field) return "server has no recordUsages";
-  if (!field.args.some((a: { name: string }) => a.name === "inputs")) return "recordUsages has no argument inputs";
-  // Unwrap NON_NULL and LIST down to the element type: a list of payloads with transaction and userErrors.
-  let type = field.type;
+  if (!field.args.some((a) => a.name === "inputs")) return "recordUsages has no argument inputs";
+  // RecordUsagesPayload { results: [TransactionPayload!], userErrors }: each result with transaction and userErrors.
+  const payload = await fieldsOf(unwrap(field.type).name);
+  const results = payload.find((f) => f.name === "results");
+  if (!results || unwrap(results.type).lists !== 1 || !payload.some((f) => f.name === "userErrors")) {
+    return "recordUsages does not return { results: [payload], userErrors }";
+  }
+  const names = new Set((await fieldsOf(unwrap(results.type).name)).map((f) => f.name));
+  if (!names.has("transaction") || !names.has("userErrors")) return "recordUsages' results have no transaction and userErrors";
+  return null;
+}
+
+interface TypeRef {
+  name: string | null;
+  kind: string;
+  ofType?: TypeRef | null;
+}
+
+/** A type's named type under NON_NULL and LIST, and how many lists wrap it. */
+function unwrap(type: TypeRef): { name: string; lists: number } {
   let lists = 0;
-  while (type && (type.kind === "NON_NULL" || type.kind === "LIST")) {
+  while (type.ofType && (type.kind === "NON_NULL" || type.kind === "LIST")) {
     if (type.kind === "LIST") lists += 1;
     type = type.ofType;
   }
-  if (lists !== 1 || !type?.name) return "recordUsages does not return a list of payloads";
-  const element = await data(post, `query($name: String!) { __type(name: $name) { fields { name } } }`, { name: type.name });
-  const names = new Set((element.__type?.fields ?? []).map((f: { name: string }) => f.name));
-  if (!names.has("transaction") || !names.has("userErrors")) return `recordUsages returns ${type.name} without transaction and userErrors`;
-  return null;
+  return { name: type.name ?? "", lists };
 }
 
 /** The data of a query that must succeed. */

@@ -8,6 +8,7 @@ import {
   CheckDocument,
   QuoteDocument,
   RecordDocument,
+  RecordManyDocument,
   ReleaseDocument,
   SettleDocument,
   type UserErrorFieldsFragment,
@@ -29,6 +30,7 @@ import type {
   Quote,
   QuoteInput,
   RecordUsageInput,
+  RecordedUsage,
   ReleasedAuthorization,
   SettleInput,
   Usage,
@@ -142,7 +144,35 @@ export class SaldoClient {
     return { transaction, account, idempotencyKey };
   }
 
-  // recordUsages([...]) is not offered: this server has no bulk mutation yet.
+  /**
+   * Books many usages after the fact: each with its own idempotency key (made
+   * here when absent) and its own outcome, in the order given. A refused usage
+   * is an outcome with its SaldoUserError, never a throw: the others are
+   * booked. More than Saldo takes in one request (1,000) are sent in
+   * consecutive requests; sending the same list again books nothing twice.
+   */
+  async recordUsages(inputs: RecordUsageInput[]): Promise<RecordedUsage[]> {
+    const keyed = inputs.map(({ idempotencyKey = newKey(), ...rest }) => {
+      if (rest.cost != null) assertDecimal(rest.cost, "cost");
+      return { ...rest, idempotencyKey };
+    });
+    const outcomes: RecordedUsage[] = [];
+    for (let at = 0; at < keyed.length; at += MAX_USAGES_PER_REQUEST) {
+      const chunk = keyed.slice(at, at + MAX_USAGES_PER_REQUEST);
+      const data = await this.send("recordUsages", RecordManyDocument, { inputs: chunk });
+      const { results, userErrors } = data.recordUsages;
+      if (!results || userErrors.length > 0) throw refused("recordUsages", userErrors);
+      results.forEach(({ transaction, account, userErrors }, i) => {
+        const { idempotencyKey } = chunk[i];
+        outcomes.push(
+          userErrors.length > 0
+            ? { ok: false, idempotencyKey, error: new SaldoUserError("recordUsages", userErrors.map((e) => ({ ...e, field: withIndex(e.field, at) }))) }
+            : { ok: true, idempotencyKey, transaction, account },
+        );
+      });
+    }
+    return outcomes;
+  }
 
   /**
    * Books a settlement guard() could not: settles it, or, when its hold is no
@@ -215,6 +245,15 @@ export class SaldoClient {
 function refused(operation: string, userErrors: UserErrorFieldsFragment[], check?: CheckResult | null): SaldoError {
   if (userErrors.length === 0) return new SaldoError(`${operation}: Saldo returned neither a result nor userErrors`);
   return refusal(operation, userErrors, check);
+}
+
+/** What Saldo's recordUsages takes in one request. */
+const MAX_USAGES_PER_REQUEST = 1000;
+
+/** A field under ["inputs", i] of one request, as the index in the caller's whole list. */
+function withIndex(field: string[] | null, offset: number): string[] | null {
+  if (!field || field[0] !== "inputs" || field.length < 2) return field;
+  return ["inputs", String(Number(field[1]) + offset), ...field.slice(2)];
 }
 
 function estimateInput(estimate: Estimate): { estimatedCost: Decimal } | { estimatedUsage: Usage } {

@@ -1,6 +1,7 @@
 // The client's public types, from the types GraphQL Code Generator made of
 // the schema (./generated). Amounts are decimal strings ("0.012345"), as in
 // the API, never JavaScript numbers.
+import type { SaldoUserError } from "./errors.js";
 import type {
   AuthorizeMutation,
   CheckFieldsFragment,
@@ -76,6 +77,9 @@ export interface RecordUsageInput extends CallTarget {
   /** Made by the client when absent; every retry of this record reuses it. */
   idempotencyKey?: string;
 }
+
+/** One usage's outcome in recordUsages: booked, or refused with why (nothing booked for it). */
+export type RecordedUsage = { idempotencyKey: string } & ({ ok: true } & Booking | { ok: false; error: SaldoUserError });
 
 export interface QuoteInput {
   provider: string;

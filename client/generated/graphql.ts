@@ -99,6 +99,13 @@ export type UserErrorCode =
   | 'UNKNOWN_PRICE'
   | 'VALIDATION_FAILED';
 
+export type RecordManyMutationVariables = Exact<{
+  inputs: Array<RecordUsageInput> | RecordUsageInput;
+}>;
+
+
+export type RecordManyMutation = { recordUsages: { results: Array<{ transaction: { id: string, amount: string, balanceAfter: string, createdAt: string } | null, account: { id: string, balance: string, available: string | null, isWarning: boolean } | null, userErrors: Array<{ code: UserErrorCode, message: string, field: Array<string> | null }> }> | null, userErrors: Array<{ code: UserErrorCode, message: string, field: Array<string> | null }> } };
+
 export type CheckFieldsFragment = { allowed: boolean, reason: DenialReason | null, currentBalance: string | null, available: string | null, requiredAmount: string | null, billingModel: BillingModel | null };
 
 export type UserErrorFieldsFragment = { code: UserErrorCode, message: string, field: Array<string> | null };
@@ -190,6 +197,39 @@ export const EntryFieldsFragmentDoc = new TypedDocumentString(`
   createdAt
 }
     `, {"fragmentName":"EntryFields"}) as unknown as TypedDocumentString<EntryFieldsFragment, unknown>;
+export const RecordManyDocument = new TypedDocumentString(`
+    mutation RecordMany($inputs: [RecordUsageInput!]!) {
+  recordUsages(inputs: $inputs) {
+    results {
+      transaction {
+        ...EntryFields
+      }
+      account {
+        id
+        balance
+        available
+        isWarning
+      }
+      userErrors {
+        ...UserErrorFields
+      }
+    }
+    userErrors {
+      ...UserErrorFields
+    }
+  }
+}
+    fragment UserErrorFields on UserError {
+  code
+  message
+  field
+}
+fragment EntryFields on Transaction {
+  id
+  amount
+  balanceAfter
+  createdAt
+}`) as unknown as TypedDocumentString<RecordManyMutation, RecordManyMutationVariables>;
 export const CheckDocument = new TypedDocumentString(`
     query Check($input: CheckBillingInput!) {
   checkBilling(input: $input) {

@@ -3,11 +3,11 @@
 import type { UsageAuthorization as AuthorizationRow } from "@prisma/client";
 import { type MoneyMoveResult } from "../billing/ledger/moves.js";
 import { authorizeUsage, checkBilling, holdStatus, releaseUsage, settleUsage, type CheckResult } from "../billing/usage/holds.js";
-import { recordUsage } from "../billing/usage/record.js";
+import { MAX_USAGES_PER_CALL, recordUsage, recordUsages } from "../billing/usage/record.js";
 import { builder } from "../builder.js";
 import { can } from "../auth.js";
 import { AuthorizationStatus, BillingModel, DenialReason } from "./enums.js";
-import { payload, payloadType } from "./errors.js";
+import { payload, payloadType, userError, type Payload } from "./errors.js";
 import { query } from "./guard.js";
 import { BillingAccount } from "./account.js";
 import { Transaction } from "./transaction.js";
@@ -197,5 +197,35 @@ builder.mutationField("recordUsage", (t) =>
     args: { input: t.arg({ type: RecordUsageInput, required: true }) },
     authScopes: { gateway: true },
     resolve: (_root, { input }, ctx) => payload(() => recordUsage(ctx.billing, { ...input, mandateId: String(input.mandateId) })),
+  }),
+);
+
+const RecordUsagesPayload = payloadType<{ results: Payload<MoneyMoveResult>[] }>("RecordUsagesPayload", (t) => ({
+  results: t.field({
+    type: [TransactionPayload],
+    nullable: true,
+    description: "One result per input, in the order of the inputs: its transaction, or its userErrors (fields under [\"inputs\", index]).",
+    resolve: (p) => p.results ?? null,
+  }),
+}));
+
+builder.mutationField("recordUsages", (t) =>
+  t.field({
+    type: RecordUsagesPayload,
+    description: `Up to ${MAX_USAGES_PER_CALL} usages after the fact, each booked as recordUsage books it, with its own idempotency key and its own result: a refused usage never fails the others.`,
+    args: { inputs: t.arg({ type: [RecordUsageInput], required: true }) },
+    authScopes: { gateway: true },
+    resolve: (_root, { inputs }, ctx) =>
+      payload(async () => {
+        const outcomes = await recordUsages(ctx.billing, inputs.map((input) => ({ ...input, mandateId: String(input.mandateId) })));
+        const results = outcomes.map((outcome, index): Payload<MoneyMoveResult> => {
+          if ("booked" in outcome) return { ...outcome.booked, userErrors: [] };
+          const error = userError(outcome.refused);
+          // The domain names a usage's fields ["input", ...]; here each is one of the inputs.
+          const field = error.field?.[0] === "input" ? ["inputs", String(index), ...error.field.slice(1)] : ["inputs", String(index)];
+          return { userErrors: [{ ...error, field }] };
+        });
+        return { results };
+      }),
   }),
 );

@@ -96,6 +96,7 @@ const Q = {
   settleUsage: `mutation($input: SettleUsageInput!) { settleUsage(input: $input) { transaction { id } userErrors { code message } } }`,
   releaseUsage: `mutation($input: ReleaseUsageInput!) { releaseUsage(input: $input) { authorization { id status } userErrors { code message } } }`,
   recordUsage: `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { transaction { id } account { id } userErrors { code message } } }`,
+  recordUsages: `mutation($inputs: [RecordUsageInput!]!) { recordUsages(inputs: $inputs) { results { transaction { id } userErrors { code } } userErrors { code message } } }`,
   upsertPrice: `mutation($input: UpsertPriceInput!) { upsertPrice(input: $input) { price { provider model } userErrors { code message } } }`,
   createTopUpCheckout: `mutation($input: CreateTopUpCheckoutInput!) {
     createTopUpCheckout(input: $input) { checkout { id url } userErrors { code message } } }`,
@@ -423,6 +424,14 @@ const OPERATIONS: Operation[] = [
     field: "recordUsage",
     query: Q.recordUsage,
     vars: (f) => ({ input: { mandateId: f.A, userId: "u1", ...USAGE, cost: "0.01", idempotencyKey: key() } }),
+    expect: GATEWAY,
+  },
+  {
+    name: "recordUsages(A)",
+    on: "A",
+    field: "recordUsages",
+    query: Q.recordUsages,
+    vars: (f) => ({ inputs: [{ mandateId: f.A, userId: "u1", ...USAGE, cost: "0.01", idempotencyKey: key() }] }),
     expect: GATEWAY,
   },
   {

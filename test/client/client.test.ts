@@ -410,11 +410,46 @@ describe("concurrency", () => {
   });
 });
 
+describe("recordUsages", () => {
+  it("books each usage once with its own outcome, across requests of 1000, when an answer is lost and the list is sent again", async () => {
+    const proxy = await startProxy(server.url);
+    try {
+      // The server books the first request's usages; its answer never reaches the client.
+      proxy.plan = (request, index) => (request.operation === "RecordMany" && index === 0 ? "lose-answer" : "forward");
+      const saldo = client({ url: proxy.url });
+      const mandateId = await newMandate({ credit: "100" });
+      const usages = Array.from({ length: 1_203 }, (_, i) => ({ mandateId, ...CALL, cost: "0.01", metadata: { featureCode: `bulk-${i % 3}` } }));
+      usages[1_100] = { ...usages[1_100], cost: "-0.01" }; // refused alone
+      const outcomes = await saldo.recordUsages(usages);
+
+      // 2 requests of the list, the first sent twice.
+      expect(count(proxy, "RecordMany")).toBe(3);
+      expect(proxy.seen[1].variables.inputs.map((u: { idempotencyKey: string }) => u.idempotencyKey)).toEqual(
+        proxy.seen[0].variables.inputs.map((u: { idempotencyKey: string }) => u.idempotencyKey),
+      );
+      expect(outcomes).toHaveLength(1_203);
+      const refused = outcomes.filter((o) => !o.ok);
+      expect(refused).toHaveLength(1);
+      const [refusal] = refused;
+      if (refusal.ok) throw new Error("unreachable");
+      expect(refusal.error).toBeInstanceOf(SaldoUserError);
+      expect(refusal.error).toMatchObject({ code: "INVALID_AMOUNT", field: ["inputs", "1100", "cost"] });
+      expect(new Set(outcomes.map((o) => o.idempotencyKey)).size).toBe(1_203);
+      expect(await account(mandateId)).toMatchObject({ balance: "87.980000", debitCount: 1_202 });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe("the client's documents", () => {
-  it("use only what the public API contract promises", () => {
+  it("use only what the public API contract promises, and Saldo's bulk usage only what Saldo's schema has", () => {
     const contract = findUp("shared/spec/contract.graphql");
-    const errors = validate(buildSchema(readFileSync(contract, "utf8")), parse(readFileSync(path.join(root, "client/operations.graphql"), "utf8")));
-    expect(errors.map((e) => e.message)).toEqual([]);
+    const operations = parse(readFileSync(path.join(root, "client/operations.graphql"), "utf8"));
+    expect(validate(buildSchema(readFileSync(contract, "utf8")), operations).map((e) => e.message)).toEqual([]);
+    // The bulk document uses operations.graphql's fragments.
+    const bulk = parse(readFileSync(path.join(root, "client/operations.graphql"), "utf8") + readFileSync(path.join(root, "client/bulk.graphql"), "utf8"));
+    expect(validate(buildSchema(readFileSync(path.join(root, "schema.graphql"), "utf8")), bulk).map((e) => e.message)).toEqual([]);
   });
 });
 

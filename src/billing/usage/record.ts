@@ -4,6 +4,7 @@ import { parseUsageMetadata, usageEntry, type UsageMetadata } from "../ledger/en
 import { moveMoney, type MoneyMoveResult } from "../ledger/moves.js";
 import { callCostContent, costOf, requireCallCost, type UsageAmounts } from "../pricing/pricing.js";
 import type { BillingContext } from "../shared/context.js";
+import { BillingError, validation } from "../shared/errors.js";
 import { parseIdempotencyKey, requestHash } from "../shared/idempotency.js";
 import type { DecimalInput } from "../shared/money.js";
 import { requiredText } from "../shared/validation.js";
@@ -37,3 +38,32 @@ export async function recordUsage(ctx: BillingContext, input: RecordUsageInput):
   );
 }
 
+
+/** The most usages one recordUsages call takes. */
+export const MAX_USAGES_PER_CALL = 1000;
+
+/** One usage's outcome in recordUsages: its booking, or why it was refused. */
+export type UsageOutcome = { booked: MoneyMoveResult } | { refused: BillingError };
+
+/**
+ * Many usages in one call (the gateway's after-the-fact path). Each is booked
+ * as recordUsage books it, with its own idempotency key; they are submitted
+ * together, so they share the ledger's batches. A refused usage is refused
+ * alone: the others are booked. Outcomes are in the order of `inputs`.
+ */
+export async function recordUsages(ctx: BillingContext, inputs: RecordUsageInput[]): Promise<UsageOutcome[]> {
+  if (inputs.length > MAX_USAGES_PER_CALL) {
+    throw validation(`At most ${MAX_USAGES_PER_CALL} usages per call (got ${inputs.length}): send them in several calls`, ["inputs"]);
+  }
+  return Promise.all(
+    inputs.map((input) =>
+      recordUsage(ctx, input).then(
+        (booked): UsageOutcome => ({ booked }),
+        (error: unknown): UsageOutcome => {
+          if (error instanceof BillingError) return { refused: error };
+          throw error;
+        },
+      ),
+    ),
+  );
+}
