@@ -12,6 +12,7 @@ import {
 } from "./billing/index.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db.js";
+import { log } from "./log.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
 import { startNotifications } from "./notify/index.js";
 import { createStripe, stripeGateway } from "./stripe/gateway.js";
@@ -81,8 +82,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // It also sends automatic top-ups whose charge was cut off by a stop.
   const sweep = background
     ? setInterval(() => {
-        expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
-        autoTopUps?.resumeStale().catch((error) => console.error("[auto top-up] resuming stale claims failed:", error));
+        expireHolds(billing).catch((error) => log.error({ module: "holds", err: error }, "expiry sweep failed"));
+        autoTopUps?.resumeStale().catch((error) => log.error({ module: "auto top-up", err: error }, "resuming stale claims failed"));
       }, 60_000)
     : undefined;
   sweep?.unref();

@@ -15,6 +15,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import lockfile from "proper-lockfile";
 import { applyMigrations, migrationStatus, type SqlSession } from "./db/migrations.js";
+import { log } from "./log.js";
 
 export type Db = PrismaClient;
 
@@ -51,7 +52,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 async function openPostgres(databaseUrl: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
-  pool.on("error", (error) => console.error("[db] idle PostgreSQL connection failed:", error.message));
+  pool.on("error", (error) => log.error({ module: "db" }, `idle PostgreSQL connection failed: ${error.message}`));
   try {
     const { pending } = await migrationStatus(poolSession(pool));
     if (pending.length > 0) {
@@ -146,7 +147,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
       lockfilePath: `${dir}.lock`,
       stale: 10_000,
       update: 2_000,
-      onCompromised: (error) => console.error(`[db] lost the lock on ${dataDir}: ${error.message}`),
+      onCompromised: (error) => log.error({ module: "db" }, `lost the lock on ${dataDir}: ${error.message}`),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ELOCKED") {

@@ -3,6 +3,7 @@
 // one server instance sees a change made through another.
 import { createPubSub } from "graphql-yoga";
 import type { BalanceChangedEvent, BalanceWarningEvent, BillingEvents } from "./billing/index.js";
+import { log } from "./log.js";
 
 type Topics = {
   [key: `balanceChanged:${string}`]: [BalanceChangedEvent];
@@ -34,7 +35,7 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
     const subscribeClient = new Redis(options.redisUrl, { lazyConnect: true });
     for (const client of [publishClient, subscribeClient]) {
       // ioredis reconnects by itself; without a listener it prints "Unhandled error event".
-      client.on("error", (error) => console.error(`[pubsub] Redis: ${error.message}`));
+      client.on("error", (error) => log.error({ module: "pubsub" }, `Redis: ${error.message}`));
     }
     try {
       await Promise.all([publishClient.connect(), subscribeClient.connect()]);

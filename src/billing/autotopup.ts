@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Settings } from "@prisma/client";
 import { sql, type SqlTransaction } from "../db.js";
+import { log } from "../log.js";
 import { spendable, type LockedAccount } from "./accounts.js";
 import { inSqlTransaction, type BillingContext, type BillingEvent } from "./context.js";
 import { BillingError, validation } from "./errors.js";
@@ -186,7 +187,7 @@ export async function failAutoTopUp(
       RETURNING "accountId", "mandateId", "amount"::text AS "amount"`);
     alsoWrite(t);
     if (!closed) return false;
-    console.warn(`[auto top-up] ${autoTopUpId} of account ${closed.accountId as string} failed: ${reason}`);
+    log.warn({ module: "auto top-up" }, `${autoTopUpId} of account ${closed.accountId as string} failed: ${reason}`);
     const { account, settings } = await lockAndRead(t, { accountId: closed.accountId as string }, now, { lock: false });
     if (account && settings) {
       const event: BillingEvent = {
@@ -265,7 +266,7 @@ export function createAutoTopUps(ctx: BillingContext, gateway: PaymentGateway | 
     request(accountId: string): void {
       if (!gateway || running.has(accountId)) return;
       const job = run(accountId)
-        .catch((error) => console.error(`[auto top-up] account ${accountId}:`, error))
+        .catch((error) => log.error({ module: "auto top-up", err: error }, `account ${accountId}: ${(error as Error).message}`))
         .finally(() => running.delete(accountId));
       running.set(accountId, job);
     },

@@ -10,6 +10,7 @@
 // src/stripe/webhook.ts).
 import type { Transaction } from "@prisma/client";
 import { sql, sqlExecutorFor, type Sql } from "../db.js";
+import { log } from "../log.js";
 import { failAutoTopUp } from "./autotopup.js";
 import { inSqlTransaction, type BillingContext } from "./context.js";
 import { bookPayment, type PaymentEntry } from "./ledger.js";
@@ -122,7 +123,7 @@ async function applyCheckout(ctx: BillingContext, event: StripeEventLike, sessio
   if (declared !== undefined && Number.isSafeInteger(session.amount_total) && !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))) {
     // Stripe's amount is what was paid; a mismatch means the session was not
     // created as Saldo asked. Credit what was paid, and say so.
-    console.warn(`[stripe] checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
+    log.warn({ module: "stripe" }, `checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
   }
   return creditPayment(ctx, event, {
     what: `checkout session ${session.id}`,
@@ -292,7 +293,7 @@ function recordEvent(event: StripeEventLike, transaction: Transaction | null): S
 
 /** An event Saldo handles but could never book: acknowledged (Stripe stops retrying) and logged, not recorded as handled. */
 function ignore(event: StripeEventLike, reason: string): StripeEventResult {
-  console.warn(`[stripe] event ${event.id} (${event.type}) ignored: ${reason}`);
+  log.warn({ module: "stripe", eventId: event.id, eventType: event.type }, `event ignored: ${reason}`);
   return { outcome: "ignored", transactionIds: [] };
 }
 

@@ -5,7 +5,7 @@ import type { BillingEvents } from "../billing/context.js";
 import type { Config } from "../config.js";
 import type { Db } from "../db.js";
 import { createMailer, type Mailer } from "./mailer.js";
-import { consoleLogger, createNotifier, type Logger, type Notifier, type NotifierOptions } from "./notifier.js";
+import { createNotifier, defaultLogger, type Logger, type Notifier, type NotifierOptions } from "./notifier.js";
 import { createReportScheduler, type ReportScheduler } from "./scheduler.js";
 
 export * from "./format.js";
@@ -51,7 +51,7 @@ export interface Notifications {
 let warnedAboutLog = false;
 
 export function startNotifications(deps: NotificationDeps): Notifications {
-  const logger = deps.logger ?? consoleLogger;
+  const logger = deps.logger ?? defaultLogger;
   const timeZone = deps.config.BILLING_TIME_ZONE;
   const ownMailer = !deps.mailer;
   const mailer = deps.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL, from: deps.config.MAIL_FROM });

@@ -5,6 +5,7 @@
 // slow or broken mail server never delays or rolls back a debit.
 import type { BillingModel, Mandate, Notification, Prisma } from "@prisma/client";
 import type { Db } from "../db.js";
+import { log } from "../log.js";
 import type { Mailer, SentMail } from "./mailer.js";
 import { claimDue, type BalanceWarningPayload, type Claim, type MonthlyReportPayload } from "./outbox.js";
 import { buildMonthlyReport } from "./report.js";
@@ -35,10 +36,13 @@ export interface Logger {
   error(message: string): void;
 }
 
-export const consoleLogger: Logger = {
-  info: (m) => console.log(`[notify] ${m}`),
-  warn: (m) => console.warn(`[notify] ${m}`),
-  error: (m) => console.error(`[notify] ${m}`),
+const notifyLog = log.child({ module: "notify" });
+
+/** The process's log (src/log.ts), module "notify". */
+export const defaultLogger: Logger = {
+  info: (m) => notifyLog.info(m),
+  warn: (m) => notifyLog.warn(m),
+  error: (m) => notifyLog.error(m),
 };
 
 export interface NotifierOptions {
@@ -105,7 +109,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const leaseMs = options.leaseMs ?? 10 * 60_000;
   const intervalMs = options.intervalMs ?? 15_000;
   const batchSize = options.batchSize ?? 100;
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? defaultLogger;
 
   let timer: NodeJS.Timeout | null = null;
   let loop: Promise<void> | null = null;

@@ -7,6 +7,9 @@ import type { Plugin } from "graphql-yoga";
 import Stripe from "stripe";
 import type { BillingContext } from "../billing/context.js";
 import { applyStripeEvent } from "../billing/payments.js";
+import { log } from "../log.js";
+
+const stripeLog = log.child({ module: "stripe" });
 
 export const STRIPE_WEBHOOK_PATH = "/webhooks/stripe";
 /** Stripe's events are a few kilobytes; anything far larger is not from Stripe. */
@@ -41,10 +44,10 @@ export async function handleStripeWebhook(request: Request, options: StripeWebho
   try {
     if (event.type === "charge.refunded") await withRefunds(event.data.object as Stripe.Charge, options.stripe);
     const result = await applyStripeEvent(options.billing, event as unknown as Parameters<typeof applyStripeEvent>[1]);
-    if (result.outcome !== "unhandled") console.info(`[stripe] event ${event.id} (${event.type}): ${result.outcome}`);
+    if (result.outcome !== "unhandled") stripeLog.info({ eventId: event.id, eventType: event.type, outcome: result.outcome }, `event ${result.outcome}`);
   } catch (error) {
     // The database failed: 500, and Stripe retries the event later.
-    console.error(`[stripe] event ${event.id} (${event.type}) failed:`, error);
+    stripeLog.error({ eventId: event.id, eventType: event.type, err: error }, "event failed");
     return json(500, { error: "The event could not be processed; Stripe will retry it" });
   }
   return json(200, { received: true });
