@@ -25,6 +25,8 @@ export interface NotificationDeps {
   /** Another mailer than the one SMTP_URL configures (tests). */
   mailer?: Mailer;
   logger?: Logger;
+  /** Told every delivery attempt's outcome (the metrics). */
+  onOutcome?: NotifierOptions["onOutcome"];
   /** Worker settings: interval, retry policy, lease (tests shorten them). */
   worker?: Pick<NotifierOptions, "intervalMs" | "retry" | "leaseMs" | "batchSize">;
   /** Run the monthly report job and its catch-up at start (default true). */
@@ -59,7 +61,7 @@ export function startNotifications(deps: NotificationDeps): Notifications {
     warnedAboutLog = true;
     logger.warn("SMTP_URL is not set: emails are written to the log, not sent");
   }
-  const notifier = createNotifier({ db: deps.db, mailer, timeZone, now: deps.now, logger, ...deps.worker });
+  const notifier = createNotifier({ db: deps.db, mailer, timeZone, now: deps.now, logger, onOutcome: deps.onOutcome, ...deps.worker });
   const scheduler = createReportScheduler({ db: deps.db, timeZone, now: deps.now, logger, onQueued: () => notifier.kick() });
   notifier.start();
   const ready = deps.monthlyReports === false ? Promise.resolve() : scheduler.start();

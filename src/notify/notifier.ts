@@ -59,6 +59,8 @@ export interface NotifierOptions {
   /** Rows per run at most (default 100); a full batch is followed by another run. */
   batchSize?: number;
   logger?: Logger;
+  /** Told every attempt's outcome (the metrics). */
+  onOutcome?(outcome: DeliveryOutcome): void;
 }
 
 export interface DeliveryOutcome {
@@ -205,7 +207,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
   async function claimAndAttempt(id?: string): Promise<DeliveryOutcome | null> {
     const at = now();
     const claim = await claimDue(db, { now: at, leaseUntil: new Date(at.getTime() + leaseMs), id });
-    return claim ? attempt(claim) : null;
+    if (!claim) return null;
+    const outcome = await attempt(claim);
+    options.onOutcome?.(outcome);
+    return outcome;
   }
 
   async function runOnce(): Promise<DeliveryOutcome[]> {
