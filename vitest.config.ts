@@ -32,7 +32,8 @@ export default defineConfig({
         // tests of the UI): a second run on PostgreSQL would repeat them,
         // not test anything new.
         exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts"])],
-        env: { SALDO_TEST_DB: database },
+        // Request logs of in-process apps would drown the test output; a test that reads logs sets its own level.
+        env: { SALDO_TEST_DB: database, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
       },
     })),
   },

@@ -89,12 +89,12 @@ describe("CSRF prevention", () => {
     expect(await response.json()).toEqual({ data: { viewer: { roles: ["SYSADMIN"] } } });
   });
 
-  it("still serves GraphiQL, /health and /live to a plain GET", async () => {
+  it("still serves GraphiQL, /health and /ready to a plain GET", async () => {
     const graphiql = await app.yoga.fetch("http://yoga/graphql", { headers: { accept: "text/html" } });
     expect(graphiql.status).toBe(200);
     expect(await graphiql.text()).toContain("GraphiQL");
     expect((await app.yoga.fetch("http://yoga/health")).status).toBe(200);
-    expect((await app.yoga.fetch("http://yoga/live")).status).toBe(200);
+    expect((await app.yoga.fetch("http://yoga/ready")).status).toBe(200);
   });
 
   it("answers GraphiQL's introspection query within the limits", async () => {
