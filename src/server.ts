@@ -6,15 +6,14 @@
 // subscriptions complete (SSE streams end, WebSocket connections close with
 // 1001), requests in flight finish (at most SHUTDOWN_GRACE_MS, then their
 // connections are cut), then the background jobs and the database close and
-// the process exits 0 (1 if requests had to be cut). @godaddy/terminus runs
-// the sequence; stoppable, under it, closes each keep-alive connection as
-// soon as it has no request in flight.
+// the process exits 0 (1 if requests had to be cut). src/http/drain.ts says
+// why this is not stoppable/terminus.
 import { createServer, type Server } from "node:http";
-import { createTerminus } from "@godaddy/terminus";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DatabaseOpenError } from "./db.js";
 import { MigrationError } from "./db/migrations.js";
+import { drainable } from "./http/drain.js";
 import { serveGraphQLOverWebSocket } from "./http/ws.js";
 import { log, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from "./log.js";
 import { serveMetrics } from "./metrics.js";
@@ -48,44 +47,41 @@ async function main() {
     `GraphQL and GraphiQL on http://localhost:${port}/graphql (${where}); billing UI on http://localhost:${port}/app/`,
   );
 
-  // Requests in flight, for the report at the end of a drain.
-  let inFlight = 0;
-  server.on("request", (_req, res) => {
-    inFlight++;
-    res.once("close", () => inFlight--);
-  });
-  let drainStarted = 0;
-  let cut = 0;
-  createTerminus(server, {
-    signals: ["SIGTERM", "SIGINT"],
-    timeout: config.SHUTDOWN_GRACE_MS,
-    useExit0: true,
-    beforeShutdown: async () => {
-      drainStarted = Date.now();
-      app.beginShutdown();
-      serverLog.info({ inFlight, subscriptions: app.streams.count(), graceMs: config.SHUTDOWN_GRACE_MS }, "shutting down: not ready, draining");
-      // A last resort should something below hang: the process must end.
-      setTimeout(() => {
-        serverLog.error("shutdown did not finish in time: exiting");
-        process.exit(1);
-      }, config.SHUTDOWN_GRACE_MS + 15_000).unref();
-      app.streams.endAll();
-      await webSocket.dispose().catch((error) => serverLog.error({ err: error }, "closing WebSocket connections failed"));
-      metricsServer?.close();
-    },
-    // After the HTTP server has closed: every request has been answered, or cut at the grace's end.
-    onSignal: async () => {
-      cut = inFlight;
-      if (cut > 0) serverLog.error({ cut }, `requests still running after SHUTDOWN_GRACE_MS (${config.SHUTDOWN_GRACE_MS} ms) were cut`);
-      serverLog.info({ drainMs: Date.now() - drainStarted }, "HTTP drained; stopping background jobs and the database");
+  const http = drainable(server);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const started = Date.now();
+    // A last resort should something below hang: the process must end.
+    setTimeout(() => {
+      serverLog.error("shutdown did not finish in time: exiting");
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS + 15_000).unref();
+    app.beginShutdown();
+    serverLog.info({ signal, inFlight: http.inFlight(), subscriptions: app.streams.count(), graceMs: config.SHUTDOWN_GRACE_MS }, "shutting down: not ready, draining");
+    // Stops accepting at once; resolves when every request is answered (or cut at the grace's end).
+    const drained = http.drain(config.SHUTDOWN_GRACE_MS);
+    app.streams.endAll();
+    // A moment for graphql-ws to send each ended subscription's `complete` before the 1001 close.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closingSockets = webSocket.dispose().catch((error) => serverLog.error({ err: error }, "closing WebSocket connections failed"));
+    metricsServer?.close();
+    const { cut } = await drained;
+    await closingSockets;
+    if (cut > 0) serverLog.error({ cut }, `requests still running after SHUTDOWN_GRACE_MS (${config.SHUTDOWN_GRACE_MS} ms) were cut`);
+    serverLog.info({ drainMs: Date.now() - started }, "HTTP drained; stopping background jobs and the database");
+    try {
       await app.close();
-    },
-    onShutdown: async () => {
-      serverLog.info({ shutdownMs: Date.now() - drainStarted }, "stopped");
-      if (cut > 0) process.exit(1);
-    },
-    logger: (message, error) => serverLog.error({ err: error }, message),
-  });
+    } catch (error) {
+      serverLog.error({ err: error }, "closing failed");
+      process.exit(1);
+    }
+    serverLog.info({ shutdownMs: Date.now() - started }, "stopped");
+    process.exit(cut > 0 ? 1 : 0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
 function portOf(server: Server): number | undefined {
