@@ -11,8 +11,8 @@
 // logger mixes the id in, whichever module logs.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from "pino";
-import pretty from "pino-pretty";
 
 export type { Logger };
 
@@ -70,6 +70,8 @@ export function createLogger(settings: LogSettings = {}): Logger {
   if (settings.destination) return pino(options, settings.destination);
   if (format === "pretty") {
     // In-process and synchronous (no worker thread): lines appear in order with the process's other output.
+    // Loaded only here: a server writing JSON never needs it.
+    const pretty = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
     return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, ignore: "pid,hostname,service" }));
   }
   return pino(options, pino.destination({ sync: true }));

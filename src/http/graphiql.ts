@@ -9,10 +9,15 @@
 // run time); workers from blob:; images and fonts from data:; requests to
 // this server only.
 import { createHash } from "node:crypto";
-import { renderGraphiQL as renderYogaGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { GraphiQLOptions, Plugin } from "graphql-yoga";
 
 const pages = new Map<string, { html: string; policy: string }>();
+
+// The package holds GraphiQL and Monaco as strings (about 9 MB of source,
+// some 45 MB of memory once loaded): loaded at the first request for the
+// page, not at start.
+let renderer: Promise<(options: GraphiQLOptions) => string> | undefined;
+const loadRenderer = () => (renderer ??= import("@graphql-yoga/render-graphiql").then((module) => module.renderGraphiQL));
 
 function policyFor(html: string): string {
   const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
@@ -32,12 +37,12 @@ function policyFor(html: string): string {
   ].join("; ");
 }
 
-function page(options: GraphiQLOptions): { html: string; policy: string } {
+async function page(options: GraphiQLOptions): Promise<{ html: string; policy: string }> {
   const key = JSON.stringify(options ?? {});
   let rendered = pages.get(key);
   if (!rendered) {
     // About 9 MB (GraphiQL, Monaco and its workers): rendered and hashed once per set of options.
-    const html = renderYogaGraphiQL(options);
+    const html = (await loadRenderer())(options);
     rendered = { html, policy: policyFor(html) };
     pages.set(key, rendered);
   }
@@ -45,17 +50,18 @@ function page(options: GraphiQLOptions): { html: string; policy: string } {
 }
 
 /** yoga's `renderGraphiQL` option: the page with everything inline. */
-export function renderGraphiQL(options: GraphiQLOptions): string {
-  return page(options).html;
+export async function renderGraphiQL(options: GraphiQLOptions): Promise<string> {
+  return (await page(options)).html;
 }
 
 /** Adds the page's Content-Security-Policy to GraphiQL's response (yoga renders it with a bare content type). */
 export function useGraphiQLPolicy(graphqlEndpoint: string, options: GraphiQLOptions): Plugin {
   return {
-    onResponse({ request, response }) {
+    async onResponse({ request, response }) {
       if (request.method !== "GET" || new URL(request.url, "http://saldo").pathname !== graphqlEndpoint) return;
       if (!response.headers.get("content-type")?.startsWith("text/html")) return;
-      response.headers.set("content-security-policy", page(options).policy);
+      // Rendered already: the response is that page.
+      response.headers.set("content-security-policy", (await page(options)).policy);
       response.headers.set("x-content-type-options", "nosniff");
       response.headers.set("referrer-policy", "no-referrer");
       response.headers.set("cache-control", "no-cache");

@@ -1,0 +1,13 @@
+import { PGlite } from "@electric-sql/pglite";
+import { cpSync, mkdtempSync } from "node:fs"; import { tmpdir } from "node:os"; import path from "node:path";
+const rss = () => Math.round(process.memoryUsage().rss / 1048576);
+const tpl = process.argv[2]; const mode = process.argv[3];
+const dir = path.join(mkdtempSync(path.join(tmpdir(), "mem-")), "d"); cpSync(tpl, dir, { recursive: true });
+const before = rss();
+const opts = mode === "small" ? { postgresqlconf: ["shared_buffers = 16MB", "work_mem = 1MB", "maintenance_work_mem = 8MB", "temp_buffers = 1MB", "wal_buffers = 1MB"] } : mode === "mem" ? { initialMemory: 64 * 1024 * 1024 } : {};
+const db = await PGlite.create(dir, opts);
+const opened = rss();
+for (let i = 0; i < 200; i++) await db.query(`select count(*) from "Transaction" t join "BillingAccount" a on a.id = t."accountId"`);
+const sb = (await db.query("show shared_buffers")).rows[0];
+console.log(mode ?? "default", { before, opened, afterQueries: rss(), sb, heap: Math.round(process.memoryUsage().heapUsed / 1048576), external: Math.round(process.memoryUsage().external/1048576), ab: Math.round(process.memoryUsage().arrayBuffers/1048576) });
+await db.close();
