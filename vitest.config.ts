@@ -29,9 +29,9 @@ export default defineConfig({
         include: ["test/**/*.test.ts"],
         // These start their own server on an embedded database of their own
         // whatever the project (the gateway client, the demo, the browser
-        // tests of the UI and of GraphiQL): a second run on PostgreSQL would repeat them,
+        // tests of the UI and of GraphiQL, the compiled start): a second run on PostgreSQL would repeat them,
         // not test anything new.
-        exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts", "test/e2e/graphiql.test.ts"])],
+        exclude: [...configDefaults.exclude, ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts", "test/e2e/graphiql.test.ts", "test/e2e/build.test.ts"])],
         // Request logs of in-process apps would drown the test output; a test that reads logs sets its own level.
         env: { SALDO_TEST_DB: database, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
       },
