@@ -2,7 +2,7 @@
 // and dropped WITH (FORCE) at the end, on an error, or on Ctrl-C/SIGTERM.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { poolSession } from "../src/db.js";
+import { poolSession } from "../src/db/open.js";
 import { applyMigrations } from "../src/db/migrations.js";
 
 export interface FreshDatabase {

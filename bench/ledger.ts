@@ -23,20 +23,18 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Prisma } from "@prisma/client";
 import pg from "pg";
-import { openDatabase, sqlExecutorFor, type Database } from "../src/db.js";
+import { openDatabase, type Database } from "../src/db/open.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
 import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
-import { accountKeysByModel } from "../src/billing/accounts.js";
-import { accountChanged, addToRollups, insertEntry, lockAndRead } from "../src/billing/store.js";
-import {
-  createBillingContext,
-  creditAccount,
-  Decimal,
-  periodStarts,
-  recordUsage,
-  upsertMandate,
-  type BillingContext,
-} from "../src/billing/index.js";
+import { accountKeysByModel } from "../src/billing/ledger/accounts.js";
+import { Writes } from "../src/billing/ledger/store/writes.js";
+import { lockAndRead } from "../src/billing/ledger/store/reads.js";
+import { creditAccount } from "../src/billing/ledger/credits.js";
+import { upsertMandate } from "../src/billing/mandates/mandates.js";
+import { createBillingContext, type BillingContext } from "../src/billing/shared/context.js";
+import { Decimal } from "../src/billing/shared/money.js";
+import { periodStarts } from "../src/billing/shared/periods.js";
+import { recordUsage } from "../src/billing/usage/record.js";
 
 // ---------------------------------------------------------------- settings
 
@@ -330,7 +328,7 @@ BEGIN
 END $f$`;
 
 function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario, keyPrefix: string) {
-  const executor = sqlExecutorFor(db.prisma);
+  const executor = db.sql;
   const cost = new Decimal(COST);
   return async (i: number) => {
     const mandateId = scenario.mandates[i % scenario.mandates.length];
@@ -341,15 +339,16 @@ function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario,
       if (!account) throw new Error(`no account for ${mandateId}`);
       account.balance = account.balance.minus(cost);
       account.sequence += 1;
-      insertEntry(t, {
+      const writes = Writes.on(t, now);
+      writes.entry({
         id: randomUUID(), accountId: account.id, mandateId, sequence: account.sequence, transactionType: "DEBIT",
         amount: new Prisma.Decimal(COST), delta: new Prisma.Decimal(COST).negated(), balanceAfter: new Prisma.Decimal(account.balance.toString()),
         description: "statements only", referenceType: null, referenceId: null, workflowId: null, featureInstanceId: null,
         featureCode: null, aicoreProvider: PROVIDER, aicoreModel: MODEL, createdByUserId: null, processingTime: null,
         bytesSent: null, bytesReceived: null, errorCount: null, idempotencyKey: key, idempotencyScope: "USAGE", requestHash: key, createdAt: now,
       });
-      accountChanged(t, account, now);
-      addToRollups(t, { accountId: account.id, mandateId, cost: COST, provider: PROVIDER, feature: "unknown", starts: periodStarts(now, ctx.timeZone) });
+      writes.account(account);
+      writes.rollup({ accountId: account.id, mandateId, cost, provider: PROVIDER, feature: "unknown", starts: periodStarts(now, ctx.timeZone) });
     });
     debitsPerMandate.set(mandateId, (debitsPerMandate.get(mandateId) ?? 0) + 1);
   };
@@ -535,7 +534,7 @@ async function main(): Promise<number> {
   await basePool.query(`INSERT INTO bench_ledger (account_id, delta) SELECT unnest($1::int[]), $2::numeric`, [baseRows, CREDIT]);
 
   saldoDb = await openDatabase({ databaseUrl: dbUrl, poolSize: WORKERS });
-  const ctx = createBillingContext(saldoDb.prisma, { events: { publish: () => undefined } });
+  const ctx = createBillingContext(saldoDb, { events: { publish: () => undefined } });
 
   // Mandates (PREPAY_MANDATE, one shared account each), credited generously.
   const setupStarted = performance.now();

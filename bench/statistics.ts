@@ -32,10 +32,15 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { createApp, type App } from "../src/app.js";
 import { signToken } from "../src/auth.js";
-import { createBillingContext, creditAccount, Decimal, statisticsFor, updateSettings, upsertMandate } from "../src/billing/index.js";
-import { rebuildRollups } from "../src/billing/rebuild.js";
+import { creditAccount } from "../src/billing/ledger/credits.js";
+import { upsertMandate } from "../src/billing/mandates/mandates.js";
+import { updateSettings } from "../src/billing/mandates/settings.js";
+import { createBillingContext } from "../src/billing/shared/context.js";
+import { Decimal } from "../src/billing/shared/money.js";
+import { statisticsFor } from "../src/billing/statistics/queries.js";
+import { rebuildRollups } from "../src/billing/statistics/rebuild.js";
 import { loadConfig } from "../src/config.js";
-import { openDatabase, type Database } from "../src/db.js";
+import { openDatabase, type Database } from "../src/db/open.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
 import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
 
@@ -285,7 +290,7 @@ async function main(): Promise<number> {
   // The mandate: one account per user, opened by a top-up before the first debit.
   let setupStarted = performance.now();
   const clock = { now: new Date(`${FIRST_YEAR - 1}-12-31T12:00:00Z`) };
-  const ctx = createBillingContext(database.prisma, { now: () => clock.now, timeZone: TIME_ZONE });
+  const ctx = createBillingContext(database, { now: () => clock.now, timeZone: TIME_ZONE });
   await upsertMandate(ctx, { id: MANDATE, name: "Statistics benchmark", billingModel: "PREPAY_USER" });
   await updateSettings(ctx, { mandateId: MANDATE, defaultUserCredit: "0" });
   const accounts: { id: string; userId: string; k: number }[] = [];
@@ -319,10 +324,10 @@ async function main(): Promise<number> {
 
   // The rollups, built from the ledger by the rebuild (every row is "missing" at first).
   setupStarted = performance.now();
-  const built = await rebuildRollups(database.prisma, { mandateId: MANDATE, timeZone: TIME_ZONE });
+  const built = await rebuildRollups(database, { mandateId: MANDATE, timeZone: TIME_ZONE });
   const buildTime = seconds(setupStarted);
   setupStarted = performance.now();
-  const check = await rebuildRollups(database.prisma, { mandateId: MANDATE, timeZone: TIME_ZONE, dryRun: true });
+  const check = await rebuildRollups(database, { mandateId: MANDATE, timeZone: TIME_ZONE, dryRun: true });
   const checkTime = seconds(setupStarted);
   await sqlPool.query(`VACUUM ANALYZE "UsageStatistics"`);
   log(`Rollups: rebuildRollups wrote ${fmt(built.differences.length)} row(s) in ${buildTime}; a second pass found ${check.differences.length} difference(s) in ${checkTime}.`);

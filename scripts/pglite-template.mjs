@@ -2,7 +2,7 @@
 // compiled server: npm install runs it after the build, so that a fresh
 // data directory starts in a fraction of a second instead of running
 // PGlite's initdb. Nothing happens when the template exists already.
-import { pgliteSession } from "../dist/db.js";
+import { pgliteSession } from "../dist/db/open.js";
 import { buildTemplate } from "../dist/db/template.js";
 
 const started = performance.now();

@@ -6,7 +6,7 @@
 // dedupeKey), so a report that was sent already is never sent again.
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.js";
-import { DatabaseOpenError, openDatabase } from "../src/db.js";
+import { DatabaseOpenError, openDatabase } from "../src/db/open.js";
 import {
   buildMonthlyReport,
   createMailer,
@@ -60,7 +60,7 @@ async function main(): Promise<number> {
     const ended = monthEnded(month, new Date(), timeZone);
 
     if (!args.send) {
-      const mail = renderMonthlyReport(await buildMonthlyReport(db, { mandateId, month, timeZone }));
+      const mail = renderMonthlyReport(await buildMonthlyReport(database, { mandateId, month, timeZone }));
       if (!ended) console.log(`(preview: ${month} is not over yet in ${timeZone}; its figures may still change)\n`);
       console.log(`Subject: ${mail.subject}\n`);
       console.log(args.html ? mail.html : mail.text);
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
     }
     const mailer = createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
     try {
-      const notifier = createNotifier({ db, mailer, timeZone });
+      const notifier = createNotifier({ db, sql: database.sql, mailer, timeZone });
       const outcome = await notifier.deliver(row.id);
       row = await db.notification.findUniqueOrThrow({ where: key });
       if (!outcome) {

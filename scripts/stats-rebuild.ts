@@ -14,10 +14,10 @@
 // (also when something was corrected), 1 on an error, 2 on bad arguments.
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { BillingError } from "../src/billing/errors.js";
-import { rebuildRollups, type RollupDifference, type RollupValues } from "../src/billing/rebuild.js";
+import { BillingError } from "../src/billing/shared/errors.js";
+import { rebuildRollups, type RollupDifference, type RollupValues } from "../src/billing/statistics/rebuild.js";
 import { ConfigError, loadConfig } from "../src/config.js";
-import { DatabaseOpenError, openDatabase, type Database } from "../src/db.js";
+import { DatabaseOpenError, openDatabase, type Database } from "../src/db/open.js";
 
 const usage = "usage: npm run stats:rebuild [-- --mandate ID] [--dry-run]";
 
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
   let lastPercent = -1;
   try {
     database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.SALDO_DATA_DIR, poolSize: 2 });
-    const report = await rebuildRollups(database.prisma, {
+    const report = await rebuildRollups(database, {
       mandateId: args.mandate,
       timeZone: config.BILLING_TIME_ZONE,
       dryRun,

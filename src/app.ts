@@ -1,23 +1,18 @@
 // Wires one Saldo instance: database, bootstrap data, billing domain, live
 // events and the GraphQL handler. The server and the tests both start here.
-import {
-  createAutoTopUps,
-  createBillingContext,
-  ensureRootMandate,
-  expireHolds,
-  seedPriceCatalog,
-  type AutoTopUps,
-  type BillingContext,
-  type BillingEvents,
-} from "./billing/index.js";
+import { ensureRootMandate } from "./billing/mandates/mandates.js";
+import { createAutoTopUps, type AutoTopUps } from "./billing/payments/autotopup.js";
+import { seedPriceCatalog } from "./billing/pricing/pricing.js";
+import { createBillingContext, type BillingContext, type BillingEvents } from "./billing/shared/context.js";
+import { expireHolds } from "./billing/usage/holds.js";
 import type { Config } from "./config.js";
-import { openDatabase, type Database } from "./db.js";
+import { openDatabase, type Database } from "./db/open.js";
 import { log } from "./log.js";
 import { trackStreams, type OpenStreams } from "./http/streams.js";
 import { createMetrics, type SaldoMetrics } from "./metrics.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
 import { startNotifications } from "./notify/index.js";
-import { createStripe, stripeGateway } from "./stripe/gateway.js";
+import { createStripe, stripeProvider } from "./stripe/provider.js";
 import { createSaldoYoga, type SaldoYoga } from "./yoga.js";
 
 export interface App {
@@ -54,7 +49,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.SALDO_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
   let live: LiveEvents | undefined;
   try {
-    await ensureRootMandate(database.prisma);
+    await ensureRootMandate(database);
     await seedPriceCatalog(database.prisma);
     live = await createLiveEvents({ redisUrl: config.REDIS_URL });
   } catch (error) {
@@ -68,6 +63,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const notifications = background
     ? startNotifications({
         db: database.prisma,
+        sql: database.sql,
         config,
         now: options.now,
         onOutcome: (outcome) => metrics.outboxDeliveries.inc({ kind: outcome.kind, status: outcome.status }),
@@ -79,7 +75,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const events: BillingEvents = {
     publish: (event) => (event.type === "autoTopUpWanted" ? autoTopUps?.request(event.accountId) : published.publish(event)),
   };
-  const billing = createBillingContext(database.prisma, {
+  const billing = createBillingContext(database, {
     events,
     metrics: metrics.billing,
     now: options.now,
@@ -90,7 +86,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     topUpMax: config.TOPUP_MAX_CHF,
   });
   const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
-  const payments = stripe ? stripeGateway(stripe) : null;
+  const payments = stripe ? stripeProvider(stripe) : null;
   autoTopUps = createAutoTopUps(billing, payments);
   const yoga = createSaldoYoga({
     db: database.prisma,

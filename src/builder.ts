@@ -1,14 +1,13 @@
 // The Pothos schema builder: plugins and scalars, no types (those live in
 // src/schema/<domain>.ts). Scope-auth comes first so it guards every field.
 import SchemaBuilder from "@pothos/core";
-import DataloaderPlugin from "@pothos/plugin-dataloader";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { Prisma } from "@prisma/client";
 import { GraphQLError } from "graphql";
 import { CountryCodeResolver, DateResolver, DateTimeResolver, EmailAddressResolver } from "graphql-scalars";
 import { can } from "./auth.js";
-import type { Decimal } from "./billing/index.js";
+import { type Decimal } from "./billing/shared/money.js";
 import type { Context } from "./context.js";
 import type PrismaTypes from "./generated/pothos-prisma-types.js";
 import { getDatamodel } from "./generated/pothos-prisma-types.js";
@@ -33,7 +32,7 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin, PrismaPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, PrismaPlugin],
   scopeAuth: {
     authScopes: (ctx) => ({
       authenticated: ctx.caller !== null,

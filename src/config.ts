@@ -1,7 +1,7 @@
 // Configuration comes from the environment, validated once at start so a
 // wrong value stops the server with a message that names the variable.
 import { z } from "zod";
-import { Decimal } from "./billing/money.js";
+import { Decimal } from "./billing/shared/money.js";
 import { LOG_FORMATS, LOG_LEVELS } from "./log.js";
 
 const DEV_JWT_SECRET = "saldo-development-secret-change-me-0123456789";

@@ -5,8 +5,10 @@ import type { Settings } from "@prisma/client";
 import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import { AuthenticationError, verifyToken, type Caller } from "./auth.js";
-import { Decimal, ZERO, type BillingContext, type PaymentGateway } from "./billing/index.js";
-import type { Db } from "./db.js";
+import type { PaymentProvider } from "./billing/payments/provider.js";
+import { type BillingContext } from "./billing/shared/context.js";
+import { Decimal, ZERO } from "./billing/shared/money.js";
+import { type Db } from "./db/open.js";
 import type { SaldoPubSub } from "./pubsub.js";
 
 export interface AppServices {
@@ -15,7 +17,7 @@ export interface AppServices {
   pubsub: SaldoPubSub;
   jwtSecret: string;
   /** null when no payment provider is configured. */
-  payments: PaymentGateway | null;
+  payments: PaymentProvider | null;
 }
 
 export interface Context extends AppServices {

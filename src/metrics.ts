@@ -15,8 +15,8 @@ import { createCounter, usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { GraphQLError, GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { BillingMetrics, MoneyMoveKind } from "./billing/context.js";
-import type { Db } from "./db.js";
+import type { BillingMetrics, MoneyMoveKind } from "./billing/shared/context.js";
+import type { Db } from "./db/open.js";
 import { log } from "./log.js";
 
 export const METRICS_PATH = "/metrics";

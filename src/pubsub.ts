@@ -2,7 +2,7 @@
 // process by default; through Redis when REDIS_URL is set, so a subscriber on
 // one server instance sees a change made through another.
 import { createPubSub } from "graphql-yoga";
-import type { BalanceChangedEvent, BalanceWarningEvent, BillingEvents } from "./billing/index.js";
+import { type BalanceChangedEvent, type BalanceWarningEvent, type BillingEvents } from "./billing/shared/context.js";
 import { log } from "./log.js";
 
 type Topics = {

@@ -11,7 +11,7 @@
 import { createServer, type Server } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { DatabaseOpenError } from "./db.js";
+import { DatabaseOpenError } from "./db/open.js";
 import { MigrationError } from "./db/migrations.js";
 import { drainable } from "./http/drain.js";
 import { serveGraphQLOverWebSocket } from "./http/ws.js";

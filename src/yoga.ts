@@ -12,7 +12,7 @@ import {
   type YogaLogger,
   type YogaServerInstance,
 } from "graphql-yoga";
-import { BillingError } from "./billing/index.js";
+import { BillingError } from "./billing/shared/errors.js";
 import { createContext, type AppServices, type Context } from "./context.js";
 import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
@@ -22,7 +22,7 @@ import { useTransactionExport } from "./http/export.js";
 import { renderGraphiQL, useGraphiQLPolicy } from "./http/graphiql.js";
 import { useReadiness } from "./http/health.js";
 import { useRequestLog, yogaLogger } from "./http/logging.js";
-import { log } from "./log.js";
+import { log, type Logger } from "./log.js";
 import { useMetrics, type SaldoMetrics } from "./metrics.js";
 import type { OpenStreams } from "./http/streams.js";
 // --- end of operations imports ---
@@ -70,6 +70,8 @@ export interface SaldoYogaOptions {
   metrics?: { metrics: SaldoMetrics; serve: boolean; token?: string };
   /** Subscriptions a shutdown ends politely (src/http/streams.ts). */
   streams?: OpenStreams;
+  /** Where yoga's messages and the request lines go; default the process's log (src/log.ts). */
+  logger?: Logger;
   // --- end of operations options ---
 }
 
@@ -99,10 +101,10 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
     // 413 with code REQUEST_ENTITY_TOO_LARGE, by Content-Length or while the body streams in.
     maxRequestBodySize: options.maxRequestBodyBytes ?? REQUEST_LIMITS.maxRequestBodyBytes,
     maskedErrors: { maskError, isDev: false },
-    logging: serverLogger(),
+    logging: serverLogger(options.logger ?? log),
     plugins: [
       // --- operations (issue 16): first, so that every request is logged and timed, whoever answers it ---
-      useRequestLog(log.child({ module: "http" })),
+      useRequestLog((options.logger ?? log).child({ module: "http" })),
       ...(options.metrics ? [useMetrics(options.metrics.metrics, { serve: options.metrics.serve, token: options.metrics.token })] : []),
       useReadiness({ db: services.db, ping: services.ping, shuttingDown: options.shuttingDown }),
       useGraphiQLPolicy("/graphql", GRAPHIQL),
@@ -172,8 +174,8 @@ function billingErrorOf(error: unknown): BillingError | undefined {
 
 // --- operations (issue 16): logging ---
 /** yoga's messages as JSON lines (src/log.ts), except that a BillingError (the caller's mistake, not ours) is no server error. */
-function serverLogger(): YogaLogger {
-  const logger = yogaLogger(log.child({ module: "graphql" }));
+function serverLogger(base: Logger): YogaLogger {
+  const logger = yogaLogger(base.child({ module: "graphql" }));
   return { ...logger, error: (...args) => (billingErrorOf(args[0]) ? logger.debug(...args) : logger.error(...args)) };
 }
 // --- end of logging ---

@@ -9,7 +9,9 @@ import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { z } from "zod";
 import { can, ForbiddenError, readableUserId } from "../auth.js";
-import { BillingError, formatMoney, transactionWhere } from "../billing/index.js";
+import { transactionWhere } from "../billing/ledger/history.js";
+import { BillingError } from "../billing/shared/errors.js";
+import { formatMoney } from "../billing/shared/money.js";
 import { authenticate, type AppServices } from "../context.js";
 
 export const TRANSACTION_EXPORT_PATH = "/export/transactions.csv";

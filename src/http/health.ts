@@ -6,7 +6,7 @@
 // body saying why. A load balancer takes an unready instance out of
 // rotation; an orchestrator restarts one that is not live.
 import { useReadinessCheck, type Plugin } from "graphql-yoga";
-import type { Db } from "../db.js";
+import type { Db } from "../db/open.js";
 import { migrationStatus, readMigrations, type Migration, type SqlSession } from "../db/migrations.js";
 
 export const READY_PATH = "/ready";

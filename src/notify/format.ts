@@ -1,6 +1,6 @@
 // How emails show amounts, dates and months to people, in English and
 // German. Amounts stay decimal strings: never a JavaScript number.
-import { Decimal } from "../billing/money.js";
+import { Decimal } from "../billing/shared/money.js";
 
 export type Language = "EN" | "DE";
 

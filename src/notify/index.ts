@@ -1,9 +1,10 @@
 // Email: balance warnings and monthly reports, through the Notification
 // outbox. startNotifications runs the outbox worker and the monthly
 // scheduler of one server instance; any number of instances may run them.
-import type { BillingEvents } from "../billing/context.js";
+import { type BillingEvents } from "../billing/shared/context.js";
 import type { Config } from "../config.js";
-import type { Db } from "../db.js";
+import { type Db } from "../db/open.js";
+import type { SqlExecutor } from "../db/executor.js";
 import { createMailer, type Mailer } from "./mailer.js";
 import { createNotifier, defaultLogger, type Logger, type Notifier, type NotifierOptions } from "./notifier.js";
 import { createReportScheduler, type ReportScheduler } from "./scheduler.js";
@@ -19,6 +20,8 @@ export * from "./time.js";
 
 export interface NotificationDeps {
   db: Db;
+  /** The money paths' executor (the monthly report's statistics read through it). */
+  sql: SqlExecutor;
   config: Pick<Config, "SMTP_URL" | "MAIL_FROM" | "BILLING_TIME_ZONE">;
   /** The clock (tests); real time by default. */
   now?: () => Date;
@@ -61,7 +64,7 @@ export function startNotifications(deps: NotificationDeps): Notifications {
     warnedAboutLog = true;
     logger.warn("SMTP_URL is not set: emails are written to the log, not sent");
   }
-  const notifier = createNotifier({ db: deps.db, mailer, timeZone, now: deps.now, logger, onOutcome: deps.onOutcome, ...deps.worker });
+  const notifier = createNotifier({ db: deps.db, sql: deps.sql, mailer, timeZone, now: deps.now, logger, onOutcome: deps.onOutcome, ...deps.worker });
   const scheduler = createReportScheduler({ db: deps.db, timeZone, now: deps.now, logger, onQueued: () => notifier.kick() });
   notifier.start();
   const ready = deps.monthlyReports === false ? Promise.resolve() : scheduler.start();

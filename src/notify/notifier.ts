@@ -4,10 +4,12 @@
 // FAILED. It runs on its own timer, outside every ledger transaction, so a
 // slow or broken mail server never delays or rolls back a debit.
 import type { BillingModel, Mandate, Notification, Prisma } from "@prisma/client";
-import type { Db } from "../db.js";
+import { type Db } from "../db/open.js";
+import type { SqlExecutor } from "../db/executor.js";
 import { log } from "../log.js";
 import type { Mailer, SentMail } from "./mailer.js";
-import { claimDue, type BalanceWarningPayload, type Claim, type MonthlyReportPayload } from "./outbox.js";
+import type { BalanceWarningPayload, MonthlyReportPayload } from "../billing/shared/outbox.js";
+import { claimDue, type Claim } from "./outbox.js";
 import { buildMonthlyReport } from "./report.js";
 import { renderBalanceWarning, renderMonthlyReport, type RenderedMail } from "./templates.js";
 
@@ -47,6 +49,8 @@ export const defaultLogger: Logger = {
 
 export interface NotifierOptions {
   db: Db;
+  /** The money paths' executor (the monthly report's statistics read through it). */
+  sql: SqlExecutor;
   mailer: Mailer;
   /** BILLING_TIME_ZONE: report months and the times shown in emails. */
   timeZone: string;
@@ -105,7 +109,7 @@ export interface Notifier {
 const MAX_ERROR_LENGTH = 1000;
 
 export function createNotifier(options: NotifierOptions): Notifier {
-  const { db, mailer, timeZone } = options;
+  const { db, sql, mailer, timeZone } = options;
   const now = options.now ?? (() => new Date());
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const leaseMs = options.leaseMs ?? 10 * 60_000;
@@ -138,7 +142,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       });
     }
     const payload = row.payload as unknown as Partial<MonthlyReportPayload>;
-    const report = await buildMonthlyReport(db, { mandateId: row.mandateId, month: payload.month ?? row.dedupeKey, timeZone });
+    const report = await buildMonthlyReport({ prisma: db, sql }, { mandateId: row.mandateId, month: payload.month ?? row.dedupeKey, timeZone });
     return renderMonthlyReport(report);
   }
 

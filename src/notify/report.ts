@@ -3,10 +3,11 @@
 // user (the month's DEBITs), the number of calls, each account's balance at
 // the month's end, and for CREDIT_POSTPAY the amount to invoice.
 import type { BillingModel } from "@prisma/client";
-import type { BillingAddress } from "../billing/mandates.js";
-import { Decimal, formatMoney } from "../billing/money.js";
-import { statisticsFor } from "../billing/reports.js";
-import type { Db } from "../db.js";
+import { type BillingAddress } from "../billing/mandates/settings.js";
+import { Decimal, formatMoney } from "../billing/shared/money.js";
+import { statisticsFor } from "../billing/statistics/queries.js";
+import { type Db } from "../db/open.js";
+import type { SqlExecutor } from "../db/executor.js";
 import type { Language } from "./format.js";
 import { monthRange, parseMonth } from "./time.js";
 
@@ -57,8 +58,12 @@ export interface MonthlyReport {
 export class MandateNotFoundError extends Error {}
 
 /** Builds the report of `mandateId` for `month` (YYYY-MM) in the billing time zone. */
-export async function buildMonthlyReport(db: Db, options: { mandateId: string; month: string; timeZone: string }): Promise<MonthlyReport> {
+export async function buildMonthlyReport(
+  database: { prisma: Db; sql: SqlExecutor },
+  options: { mandateId: string; month: string; timeZone: string },
+): Promise<MonthlyReport> {
   const { mandateId, month, timeZone } = options;
+  const db = database.prisma;
   const { year } = parseMonth(month);
   const mandate = await db.mandate.findUnique({ where: { id: mandateId }, include: { settings: true } });
   if (!mandate) throw new MandateNotFoundError(`Mandate "${mandateId}" does not exist`);
@@ -68,7 +73,7 @@ export async function buildMonthlyReport(db: Db, options: { mandateId: string; m
   const to = end.toISOString();
 
   // Total, calls, providers and features: the MONTH rollups (one row per account).
-  const statistics = await statisticsFor({ db, timeZone }, { mandateId, userId: null, period: "MONTH", year });
+  const statistics = await statisticsFor({ db, sql: database.sql, timeZone }, { mandateId, userId: null, period: "MONTH", year });
   const point = statistics.data.find((p) => p.periodStart === `${month}-01`);
   if (!point) throw new Error(`No statistics period for ${month}`);
 

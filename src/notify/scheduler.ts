@@ -4,7 +4,7 @@
 // the outbox. Queuing is idempotent (one row per mandate and month), so
 // restarts and several instances never send a report twice.
 import { Cron } from "croner";
-import type { Db } from "../db.js";
+import { type Db } from "../db/open.js";
 import { defaultLogger, type Logger } from "./notifier.js";
 import { queueMonthlyReports } from "./outbox.js";
 import { dueReportMonth, REPORT_HOUR } from "./time.js";

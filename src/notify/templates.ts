@@ -1,8 +1,8 @@
 // The emails' words, in English and German, as plain text and HTML. Every
 // value is escaped in the HTML; amounts arrive as decimal strings.
 import type { BillingModel } from "@prisma/client";
-import type { BillingAddress } from "../billing/mandates.js";
-import { UNATTRIBUTED } from "../billing/statistics.js";
+import { type BillingAddress } from "../billing/mandates/settings.js";
+import { UNATTRIBUTED } from "../billing/ledger/rollups.js";
 import { escapeHtml, formatChf, formatCount, formatDateTime, formatMonthName, type Language } from "./format.js";
 import type { MonthlyReport } from "./report.js";
 

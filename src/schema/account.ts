@@ -1,13 +1,15 @@
 import type { BillingAccount as AccountRow } from "@prisma/client";
-import { showsWarning, spendable, updateBillingAccount, warningThreshold, type Decimal } from "../billing/index.js";
+import { spendable } from "../billing/ledger/accounts.js";
+import { showsWarning, warningThreshold } from "../billing/ledger/thresholds.js";
+import { updateBillingAccount } from "../billing/mandates/accounts.js";
+import { type Decimal } from "../billing/shared/money.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import { AccountType } from "./enums.js";
 import { can } from "../auth.js";
-import { connectionType, toConnection } from "./connection.js";
+import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection } from "./connection.js";
 import { payload, payloadType } from "./errors.js";
 import { forbidden, query } from "./guard.js";
-import { decodeCursor, encodeCursor, pageSize } from "../billing/index.js";
 
 /** The figures of an account that depend on its live holds and its mandate's settings. */
 export async function accountFigures(ctx: Context, account: AccountRow) {

@@ -1,4 +1,4 @@
-import { balanceFor, type BalanceView } from "../billing/index.js";
+import { balanceFor, type BalanceView } from "../billing/ledger/balances.js";
 import { builder } from "../builder.js";
 import { BillingModel } from "./enums.js";
 import { query, readerScope } from "./guard.js";

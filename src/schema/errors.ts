@@ -2,7 +2,7 @@
 // userErrors { code message field }. A BillingError thrown by the domain
 // (which rolled its transaction back) becomes one; anything else propagates
 // and is masked by yoga.
-import { BillingError, USER_ERROR_CODES } from "../billing/index.js";
+import { BillingError, USER_ERROR_CODES } from "../billing/shared/errors.js";
 import { builder } from "../builder.js";
 
 export const UserErrorCode = builder.enumType("UserErrorCode", { values: USER_ERROR_CODES });

@@ -1,16 +1,9 @@
 // The gateway's operations: check before an AI call, hold, settle, release,
 // and the one-step usage record. SERVICE (and SYSADMIN) only.
 import type { UsageAuthorization as AuthorizationRow } from "@prisma/client";
-import {
-  authorizeUsage,
-  checkBilling,
-  holdStatus,
-  recordUsage,
-  releaseUsage,
-  settleUsage,
-  type CheckResult,
-  type MoneyMoveResult,
-} from "../billing/index.js";
+import { type MoneyMoveResult } from "../billing/ledger/moves.js";
+import { authorizeUsage, checkBilling, holdStatus, releaseUsage, settleUsage, type CheckResult } from "../billing/usage/holds.js";
+import { recordUsage } from "../billing/usage/record.js";
 import { builder } from "../builder.js";
 import { can } from "../auth.js";
 import { AuthorizationStatus, BillingModel, DenialReason } from "./enums.js";

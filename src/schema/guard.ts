@@ -2,7 +2,7 @@
 // userErrors instead, see errors.ts).
 import { GraphQLError } from "graphql";
 import { ForbiddenError, readableUserId } from "../auth.js";
-import { BillingError } from "../billing/index.js";
+import { BillingError } from "../billing/shared/errors.js";
 import type { Context } from "../context.js";
 
 export function forbidden(message = "You are not allowed to do this"): GraphQLError {

@@ -1,4 +1,4 @@
-import { modelLabels } from "../billing/index.js";
+import { modelLabels } from "./model-labels.js";
 import { builder } from "../builder.js";
 import { Locale } from "./enums.js";
 

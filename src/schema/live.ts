@@ -1,7 +1,8 @@
 // Live subscriptions, fed by the ledger's events (after commit) through the
 // pubsub, authorized on subscribe like the matching queries.
 import { filter, pipe } from "graphql-yoga";
-import { describeBalance, type BalanceChangedEvent, type BalanceView, type BalanceWarningEvent } from "../billing/index.js";
+import { describeBalance, type BalanceView } from "../billing/ledger/balances.js";
+import { type BalanceChangedEvent, type BalanceWarningEvent } from "../billing/shared/context.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import { BillingAccount } from "./account.js";

@@ -1,9 +1,8 @@
 import type { Mandate as MandateRow } from "@prisma/client";
-import { upsertMandate } from "../billing/index.js";
+import { upsertMandate } from "../billing/mandates/mandates.js";
 import { can } from "../auth.js";
-import { decodeCursor, encodeCursor, pageSize } from "../billing/index.js";
 import { builder } from "../builder.js";
-import { connectionType, toConnection } from "./connection.js";
+import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection } from "./connection.js";
 import { query } from "./guard.js";
 import { BillingModel } from "./enums.js";
 import { payload, payloadType } from "./errors.js";

@@ -1,6 +1,6 @@
 // Admin money moves: credits, adjustments and transfers (SYSADMIN only: they create or move money).
 import type { Transaction as TransactionRow } from "@prisma/client";
-import { adjustAccount, creditAccount, transferBalance } from "../billing/index.js";
+import { adjustAccount, creditAccount, transferBalance } from "../billing/ledger/credits.js";
 import { builder } from "../builder.js";
 import { ReferenceType } from "./enums.js";
 import { payload, payloadType } from "./errors.js";

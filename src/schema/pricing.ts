@@ -1,5 +1,5 @@
 import type { Price as PriceRow } from "@prisma/client";
-import { listPrices, quote, upsertPrice, type Quote as QuoteShape } from "../billing/index.js";
+import { listPrices, quote, upsertPrice, type Quote as QuoteShape } from "../billing/pricing/pricing.js";
 import { builder } from "../builder.js";
 import { payload, payloadType } from "./errors.js";
 import { UsageInput } from "./gateway.js";

@@ -3,7 +3,7 @@
 // never a silent rounding.
 import { GraphQLError, Kind, type ValueNode } from "graphql";
 import { builder } from "../builder.js";
-import { Decimal, formatMoney, MONEY_SCALE } from "../billing/index.js";
+import { Decimal, formatMoney, MONEY_SCALE } from "../billing/shared/money.js";
 
 const DECIMAL_TEXT = /^[+-]?\d+(\.\d+)?$/;
 /** Already in the output form (what the database and formatMoney produce): passed through unparsed. */

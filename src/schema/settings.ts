@@ -1,11 +1,11 @@
 import type { Prisma } from "@prisma/client";
-import { updateSettings } from "../billing/index.js";
+import { updateSettings } from "../billing/mandates/settings.js";
 import { builder } from "../builder.js";
 import { can } from "../auth.js";
 import { payload, payloadType } from "./errors.js";
 import { forbidden } from "./guard.js";
 import { AutoTopUpStatus, BillingModel } from "./enums.js";
-import type { BillingAddress as Address } from "../billing/index.js";
+import { type BillingAddress as Address } from "../billing/mandates/settings.js";
 
 export const BillingAddress = builder.objectRef<Address>("BillingAddress").implement({
   fields: (t) => ({

@@ -1,4 +1,4 @@
-import { rollupShares, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/index.js";
+import { rollupShares, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/statistics/queries.js";
 import { builder } from "../builder.js";
 import { PeriodType } from "./enums.js";
 import { can } from "../auth.js";

@@ -1,4 +1,4 @@
-import { startTopUp } from "../billing/index.js";
+import { startTopUp } from "../billing/payments/topups.js";
 import { builder } from "../builder.js";
 import { payload, payloadType } from "./errors.js";
 import { readerScope } from "./guard.js";

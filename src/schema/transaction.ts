@@ -1,7 +1,9 @@
 import { queryFromInfo } from "@pothos/plugin-prisma";
-import { listTransactions, transactionWhere, type TransactionFilter as Filter } from "../billing/index.js";
+import type { Prisma } from "@prisma/client";
+import { listTransactions, transactionWhere, type TransactionFilter as Filter } from "../billing/ledger/history.js";
 import { builder } from "../builder.js";
-import { connectionType, toConnection } from "./connection.js";
+import type { Context } from "../context.js";
+import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection, type Page } from "./connection.js";
 import { ReferenceType, TransactionType } from "./enums.js";
 import { can } from "../auth.js";
 import { forbidden, query, readerScope } from "./guard.js";
@@ -31,6 +33,26 @@ export const Transaction = builder.prismaObject("Transaction", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
+
+/** A page of the history as a connection page: the cursor is the position of a transaction (its instant, sequence and id). */
+async function transactionPage(
+  ctx: Context,
+  where: Parameters<typeof listTransactions>[1],
+  args: { first?: number | null; after?: string | null },
+  select: Parameters<typeof listTransactions>[3],
+): Promise<Page<Prisma.TransactionGetPayload<object>>> {
+  const size = pageSize(args.first);
+  const cursor = args.after ? decodeCursor(args.after, ["at", "seq", "id"]) : null;
+  const after = cursor ? { at: new Date(cursor.at), sequence: Number(cursor.seq), id: cursor.id } : null;
+  const page = await listTransactions(ctx.db, where, { size, after }, select);
+  return {
+    nodes: page.nodes,
+    cursors: page.positions.map((p) => encodeCursor({ at: p.at.toISOString(), seq: String(p.sequence), id: p.id })),
+    totalCount: page.totalCount,
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: after !== null,
+  };
+}
 
 export const TransactionConnection = connectionType<typeof Transaction.$inferType>("Transaction", Transaction);
 
@@ -62,7 +84,7 @@ builder.queryField("transactions", (t) =>
         const settings = await ctx.loaders.settings.load(mandateId);
         const where = transactionWhere({ mandateId }, { ...(args.filter as Filter | null), userId }, settings?.billingModel);
         const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
-        return toConnection(await listTransactions(ctx.db, where, args, select));
+        return toConnection(await transactionPage(ctx, where, args, select));
       }),
   }),
 );
@@ -81,7 +103,7 @@ builder.prismaObjectField("BillingAccount", "transactions", (t) =>
           ? { ...transactionWhere({ accountId: account.id }, filter), createdByUserId: ctx.caller!.userId }
           : transactionWhere({ accountId: account.id }, filter);
         const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
-        return toConnection(await listTransactions(ctx.db, where, args, select));
+        return toConnection(await transactionPage(ctx, where, args, select));
       }),
   }),
 );

@@ -5,9 +5,9 @@
 // applies to it; yoga.fetch in tests and the server on its port both serve it.
 import type { Plugin } from "graphql-yoga";
 import Stripe from "stripe";
-import type { BillingContext } from "../billing/context.js";
-import { applyStripeEvent } from "../billing/payments.js";
+import { type BillingContext } from "../billing/shared/context.js";
 import { log } from "../log.js";
+import { applyStripeEvent } from "./events.js";
 
 const stripeLog = log.child({ module: "stripe" });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
 import { printSaldoSchema, SCHEMA_FILE } from "../../src/schema/print.js";
 import { createTestApp, forgeToken, SYSADMIN, type TestApp } from "../support/app.js";
 import { uniqueId } from "../support/billing.js";

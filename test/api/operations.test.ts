@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { generate } from "@graphql-codegen/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, upsertMandate } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
 import {
   AuthorizeUsageDocument,
   BalanceDocument,

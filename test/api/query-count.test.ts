@@ -3,7 +3,7 @@
 // whether it shows 1, 10 or 100 rows: no N+1 through account, held,
 // available or mandate. Statements are counted at the driver (every
 // round trip, BEGIN/COMMIT included) of a database opened here with the same
-// adapters as src/db.ts.
+// adapters and executors as src/db/open.ts.
 import { randomUUID } from "node:crypto";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -13,11 +13,14 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type App } from "../../src/app.js";
 import { signToken } from "../../src/auth.js";
-import { authorizeUsage, creditAccount, recordUsage, upsertMandate } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
+import { authorizeUsage } from "../../src/billing/usage/holds.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
 import { loadConfig } from "../../src/config.js";
 import { applyMigrations } from "../../src/db/migrations.js";
-import * as db from "../../src/db.js";
-import { pgliteSession, poolSession, type Database } from "../../src/db.js";
+import { pgExecutor, pgliteExecutor } from "../../src/db/executor.js";
+import { pgliteSession, poolSession, type Database } from "../../src/db/open.js";
 import { JWT_SECRET, SYSADMIN } from "../support/app.js";
 import { testClock } from "../support/billing.js";
 import { testDatabaseKind } from "../support/db.js";
@@ -28,18 +31,6 @@ let counting = false;
 const record = (sql: unknown) => {
   if (counting) statements.push(typeof sql === "string" ? sql : String((sql as { text?: string })?.text ?? sql));
 };
-
-/**
- * The database's raw SQL executor, where src/db.ts has one: for a client it
- * did not open, sqlExecutorFor runs the same statements through Prisma's
- * interactive transactions (counted here like every other statement). The
- * read measured below does not use it; the setup's money moves do.
- */
-type RawSql = Pick<Database, Extract<"sql", keyof Database>>;
-function rawSql(prisma: PrismaClient): RawSql {
-  const executorFor = (db as Record<string, unknown>).sqlExecutorFor as ((p: PrismaClient) => unknown) | undefined;
-  return (executorFor ? { sql: executorFor(prisma) } : {}) as RawSql;
-}
 
 /** In-memory PGlite whose query/exec/transaction (and the transaction's own query/exec) are counted. */
 async function countedPglite(): Promise<Database> {
@@ -79,7 +70,7 @@ async function countedPglite(): Promise<Database> {
   const adapter = new PrismaPGlite(pglite) as unknown as NonNullable<Prisma.PrismaClientOptions["adapter"]>;
   const prisma = new PrismaClient({ adapter });
   return {
-    ...rawSql(prisma),
+    sql: pgliteExecutor(pglite),
     prisma,
     kind: "pglite",
     ping: async () => void (await query("SELECT 1")),
@@ -134,7 +125,7 @@ async function countedPostgres(): Promise<Database> {
 
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
-    ...rawSql(prisma),
+    sql: pgExecutor(pool),
     prisma,
     kind: "postgres",
     ping: async () => void (await pool.query("SELECT 1")),

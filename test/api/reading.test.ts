@@ -1,7 +1,10 @@
 // What the frontend and admins read: balances, history with filters and
 // pages, usage statistics, prices, quotes, labels, mandate and account lists.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, recordUsage, upsertMandate, updateSettings } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
+import { updateSettings } from "../../src/billing/mandates/settings.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
 import { createTestApp, SYSADMIN, type TestApp } from "../support/app.js";
 import { uniqueId } from "../support/billing.js";
 

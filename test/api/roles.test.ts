@@ -16,7 +16,9 @@
 // answer about ids that do not exist: it must not reveal that A exists.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authorizeUsage, updateSettings, upsertMandate } from "../../src/billing/index.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
+import { updateSettings } from "../../src/billing/mandates/settings.js";
+import { authorizeUsage } from "../../src/billing/usage/holds.js";
 import { createTestApp, SYSADMIN, type GqlResult, type TestApp, type TestCaller } from "../support/app.js";
 import { uniqueId } from "../support/billing.js";
 

@@ -3,28 +3,19 @@
 // never lost, doubled or created by accident across changes of state:
 // billing-model switches, price changes, expiry, retries.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  adjustAccount,
-  authorizeUsage,
-  balanceFor,
-  checkBilling,
-  creditAccount,
-  expireHolds,
-  holdStatus,
-  recordUsage,
-  releaseUsage,
-  settleUsage,
-  startTopUp,
-  transferBalance,
-  updateBillingAccount,
-  updateSettings,
-  upsertPrice,
-  type BillingContext,
-  type CheckoutRequest,
-  type PaymentGateway,
-} from "../../src/billing/index.js";
-import { applyStripeEvent } from "../../src/billing/payments.js";
-import { statisticsFor } from "../../src/billing/reports.js";
+import type { PaymentProvider } from "../../src/billing/payments/provider.js";
+import { balanceFor } from "../../src/billing/ledger/balances.js";
+import { adjustAccount, creditAccount, transferBalance } from "../../src/billing/ledger/credits.js";
+import { updateBillingAccount } from "../../src/billing/mandates/accounts.js";
+import { updateSettings } from "../../src/billing/mandates/settings.js";
+import { type CheckoutRequest } from "../../src/billing/payments/provider.js";
+import { startTopUp } from "../../src/billing/payments/topups.js";
+import { upsertPrice } from "../../src/billing/pricing/pricing.js";
+import { type BillingContext } from "../../src/billing/shared/context.js";
+import { authorizeUsage, checkBilling, expireHolds, holdStatus, releaseUsage, settleUsage } from "../../src/billing/usage/holds.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { applyStripeEvent } from "../../src/stripe/events.js";
+import { statisticsFor } from "../../src/billing/statistics/queries.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { createMandate, expectLedgerInvariants, testBilling, uniqueId, type TestBilling } from "../support/billing.js";
 
@@ -47,7 +38,7 @@ const balanceOf = async (mandateId: string, accountKey: string) =>
 const warnings = (b: TestBilling) => b.events.filter((e) => e.type === "balanceWarning");
 
 /** A payment provider that records the checkout Saldo asks for. */
-function fakeGateway(): PaymentGateway & { checkouts: CheckoutRequest[] } {
+function fakeGateway(): PaymentProvider & { checkouts: CheckoutRequest[] } {
   const checkouts: CheckoutRequest[] = [];
   return {
     checkouts,
@@ -72,7 +63,7 @@ async function checkoutStarted(ctx: BillingContext, mandateId: string, amount = 
 
 describe("1. a payment is booked on the account it names, whatever the billing model is now", () => {
   it("credits a checkout paid after a switch to PREPAY_USER, refunds it there, and records the events with their money", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { session, metadata } = await checkoutStarted(b.ctx, mandateId, "20");
     await updateSettings(b.ctx, { mandateId, billingModel: "PREPAY_USER" });
@@ -96,7 +87,7 @@ describe("1. a payment is booked on the account it names, whatever the billing m
   });
 
   it("credits an automatic top-up's payment_intent.succeeded after a switch, and closes its attempt", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { accountId } = await creditAccount(b.ctx, { mandateId, amount: "1", description: "start", idempotencyKey: "start" });
     const attempt = await db.prisma.autoTopUp.create({
@@ -116,7 +107,7 @@ describe("1. a payment is booked on the account it names, whatever the billing m
   });
 
   it("records nothing when the money could not be booked: the error reaches the webhook, which answers 5xx", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { session, metadata } = await checkoutStarted(b.ctx, mandateId, "20");
     const paid = stripeEvent("checkout.session.completed", { id: session.id, amount_total: 2000, currency: "chf", payment_status: "paid", metadata });
@@ -130,7 +121,7 @@ describe("1. a payment is booked on the account it names, whatever the billing m
 
 describe("2. one idempotency key is one booking per mandate, whichever account the model picks now", () => {
   it("recordUsage retried after PREPAY_MANDATE -> PREPAY_USER is a replay", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "50", description: "top-up", idempotencyKey: "c" });
     const request = { mandateId, userId: "u1", ...openai, cost: "3", idempotencyKey: "call-42" };
@@ -145,7 +136,7 @@ describe("2. one idempotency key is one booking per mandate, whichever account t
   });
 
   it("creditAccount retried after a switch is a replay, in both directions", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const shared = { mandateId, amount: "10", description: "gift", idempotencyKey: "gift-1" };
     const first = await creditAccount(b.ctx, shared);
@@ -159,7 +150,7 @@ describe("2. one idempotency key is one booking per mandate, whichever account t
   });
 
   it("the same key for two users at once books once: the second is a conflict, never a second booking", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_USER");
     const results = await Promise.allSettled(
       ["u1", "u2", "u3", "u4"].map((userId) => recordUsage(b.ctx, { mandateId, userId, ...openai, cost: "1", idempotencyKey: "shared-key" })),
@@ -171,7 +162,7 @@ describe("2. one idempotency key is one booking per mandate, whichever account t
   });
 
   it("a key is per kind of write: the same key in a credit and a usage are two requests", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "10", description: "top-up", idempotencyKey: "k" });
     expect(await recordUsage(b.ctx, { mandateId, ...openai, cost: "1", idempotencyKey: "k" })).toMatchObject({ replayed: false });
@@ -181,7 +172,7 @@ describe("2. one idempotency key is one booking per mandate, whichever account t
 
 describe("3. a retry is judged on what the caller sent, not on today's price", () => {
   it("recordUsage, authorizeUsage and settleUsage retried after a price change are replays", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
     const model = `m-${uniqueId()}`;
@@ -207,7 +198,7 @@ describe("3. a retry is judged on what the caller sent, not on today's price", (
 
 describe("4. a call that cost nothing is a call", () => {
   it("reserves its key and counts in the statistics", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "10", description: "top-up", idempotencyKey: "c" });
     const free = await recordUsage(b.ctx, { mandateId, ...openai, cost: "0", idempotencyKey: "k0" });
@@ -225,7 +216,7 @@ describe("4. a call that cost nothing is a call", () => {
 
 describe("5. client keys cannot reach the keys Saldo derives", () => {
   it("a gateway key that looks like Stripe's never blocks the payment", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { session, metadata } = await checkoutStarted(b.ctx, mandateId, "30");
     const key = `stripe:checkout:${session.id}`;
@@ -239,7 +230,7 @@ describe("5. client keys cannot reach the keys Saldo derives", () => {
 
 describe("6. reads never write", () => {
   it("a balance or a check of a user no move has seen opens nothing and books nothing", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_USER", { defaultUserCredit: "10" });
     const ghost = await balanceFor(b.ctx, mandateId, "ghost1");
     expect(ghost).toMatchObject({ userId: "ghost1", isWarning: false });
@@ -256,7 +247,7 @@ describe("6. reads never write", () => {
 
 describe("7. an expired hold gives back what it held, re-arms the warning, and reads as EXPIRED", () => {
   it("before the sweep and after it", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
     const hold = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "95", expiresInSeconds: 60, idempotencyKey: "h" });
@@ -285,7 +276,7 @@ describe("7. an expired hold gives back what it held, re-arms the warning, and r
   });
 
   it("a release re-arms the warning too", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
     const hold = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "95", idempotencyKey: "h" });
@@ -297,7 +288,7 @@ describe("7. an expired hold gives back what it held, re-arms the warning, and r
 
 describe("8. amounts near the limits are refused clearly, and nothing overflows", () => {
   it("a computed cost beyond the largest amount is INVALID_AMOUNT, not a database error", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "UNLIMITED");
     const model = `huge-${uniqueId()}`;
     await upsertPrice(db.prisma, { provider: "openai", model, inputPerMillionTokensUsd: "0", outputPerMillionTokensUsd: "0", perRequestUsd: "1000000000" });
@@ -312,7 +303,7 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
   });
 
   it("a balance is never taken beyond what its column holds", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     for (let i = 0; i < 100; i++) await creditAccount(b.ctx, { mandateId, amount: "1000000000", description: "big", idempotencyKey: `big-${i}` });
     await expect(creditAccount(b.ctx, { mandateId, amount: "0.000001", description: "one more", idempotencyKey: "over" })).rejects.toMatchObject({
@@ -323,7 +314,7 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
   });
 
   it("a YEAR rollup far beyond any balance still adds up (the columns are wide enough)", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "UNLIMITED");
     const { accountId } = await recordUsage(b.ctx, { mandateId, ...openai, cost: "1", idempotencyKey: "first" });
     // As if years of traffic had passed through this account this year (beyond Decimal(18, 6) and a 32-bit count).
@@ -344,7 +335,7 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
   });
 
   it("reports an amount as written, never in exponent notation", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await expect(creditAccount(b.ctx, { mandateId, amount: "1000000000000000000000", description: "x", idempotencyKey: "x" })).rejects.toMatchObject({
       code: "INVALID_AMOUNT",
@@ -355,7 +346,7 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
 
 describe("9. a billing-model switch never strands money silently", () => {
   it("is refused while a hold is active, and allowed once it is settled", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "50", description: "top-up", idempotencyKey: "c" });
     const hold = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "5", idempotencyKey: "h" });
@@ -371,7 +362,7 @@ describe("9. a billing-model switch never strands money silently", () => {
   });
 
   it("a switch racing with holds never leaves an active hold on an account the new model does not use", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     for (let round = 0; round < 5; round++) {
       const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
       await creditAccount(b.ctx, { mandateId, amount: "1000", description: "top-up", idempotencyKey: "c" });
@@ -391,7 +382,7 @@ describe("9. a billing-model switch never strands money silently", () => {
   });
 
   it("leaves balances where they are, visible, and a transfer moves them atomically", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { accountId: shared } = await creditAccount(b.ctx, { mandateId, amount: "50", description: "top-up", idempotencyKey: "c" });
     await updateSettings(b.ctx, { mandateId, billingModel: "PREPAY_USER", defaultUserCredit: "0" });
@@ -410,7 +401,7 @@ describe("9. a billing-model switch never strands money silently", () => {
   });
 
   it("UNLIMITED pays from an account of its own: the prepaid balance is untouched, and there again after switching back", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "50", description: "top-up", idempotencyKey: "c" });
     await updateSettings(b.ctx, { mandateId, billingModel: "UNLIMITED" });
@@ -424,7 +415,7 @@ describe("9. a billing-model switch never strands money silently", () => {
 
 describe("10. input that does not apply is refused, not ignored", () => {
   it("a credit limit outside CREDIT_POSTPAY", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { accountId } = await creditAccount(b.ctx, { mandateId, amount: "5", description: "top-up", idempotencyKey: "c" });
     await expect(updateBillingAccount(b.ctx, { accountId, creditLimit: "500" })).rejects.toMatchObject({
@@ -438,7 +429,7 @@ describe("10. input that does not apply is refused, not ignored", () => {
   });
 
   it("a userId on a credit or adjustment of a shared account", async () => {
-    const b = testBilling(db.prisma);
+    const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     for (const move of [
       () => creditAccount(b.ctx, { mandateId, userId: "b1", amount: "5", description: "x", idempotencyKey: "c" }),

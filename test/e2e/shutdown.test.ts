@@ -15,7 +15,7 @@ import { createClient as createWsClient } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { signToken } from "../../src/auth.js";
-import { openDatabase, type Database } from "../../src/db.js";
+import { openDatabase, type Database } from "../../src/db/open.js";
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
 import { freePort, startServer, type ServerProcess } from "../support/server.js";
 

@@ -10,7 +10,7 @@ import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
-import { Decimal } from "../../src/billing/index.js";
+import { Decimal } from "../../src/billing/shared/money.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken, type Role } from "../../src/auth.js";

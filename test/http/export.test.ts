@@ -3,7 +3,10 @@
 // the database a page at a time as the client reads it.
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, Decimal, recordUsage, upsertMandate } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { upsertMandate } from "../../src/billing/mandates/mandates.js";
+import { Decimal } from "../../src/billing/shared/money.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
 import type { AppServices } from "../../src/context.js";
 import { handleTransactionExport, TRANSACTION_EXPORT_PATH } from "../../src/http/export.js";
 import { createTestApp, forgeToken, JWT_SECRET, SYSADMIN, type TestApp, type TestCaller } from "../support/app.js";

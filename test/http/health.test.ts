@@ -2,7 +2,7 @@
 // answering, every migration applied, and no shutdown under way; 503 with
 // the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "../../src/db.js";
+import { openDatabase, type Database } from "../../src/db/open.js";
 import { readiness } from "../../src/http/health.js";
 import { createTestApp, type TestApp } from "../support/app.js";
 

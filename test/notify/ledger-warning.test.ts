@@ -2,7 +2,8 @@
 // one row per crossing, none while the balance stays low, none when the
 // mandate wants no emails, and none at all when the debit rolls back.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, recordUsage } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { createMandate, testBilling, type TestBilling } from "../support/billing.js";
 
@@ -11,7 +12,7 @@ let t: TestBilling;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  t = testBilling(db.prisma);
+  t = testBilling(db);
 });
 afterAll(async () => {
   await db?.close();

@@ -3,8 +3,10 @@
 // German, and it is queued and sent exactly once per mandate and month across
 // restarts, catch-ups and two concurrent instances.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adjustAccount, creditAccount, Decimal, formatMoney, recordUsage } from "../../src/billing/index.js";
-import { openDatabase, type Database } from "../../src/db.js";
+import { adjustAccount, creditAccount } from "../../src/billing/ledger/credits.js";
+import { Decimal, formatMoney } from "../../src/billing/shared/money.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { openDatabase, type Database } from "../../src/db/open.js";
 import {
   buildMonthlyReport,
   createMailer,
@@ -108,7 +110,7 @@ const shares = (list: { key: string; cost: string }[]) => Object.fromEntries(lis
 
 describe("monthly report figures", () => {
   it("equal the ledger's sums for the month in the billing time zone (postpay, with the invoice)", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "CREDIT_POSTPAY", { notifyEmails: ["figures@acme.test"], notifyOnWarning: false });
     await db.prisma.mandate.update({ where: { id: mandateId }, data: { name: "Acme AG" } });
     // Around the month's edges in Zurich: 30 Sep 23:30 (CEST) is September,
@@ -127,7 +129,7 @@ describe("monthly report figures", () => {
     await debitAt(b, "2030-10-31T22:59:59Z", mandateId, "4.2", { userId: "alice", provider: "anthropic", feature: "automation" });
     await debitAt(b, "2030-10-31T23:00:00Z", mandateId, "100", { userId: "alice" });
 
-    const report = await buildMonthlyReport(db.prisma, { mandateId, month: "2030-10", timeZone: TZ });
+    const report = await buildMonthlyReport(db, { mandateId, month: "2030-10", timeZone: TZ });
     const direct = await directFigures(mandateId, "2030-10");
     expect(report.total).toBe(direct.total);
     expect(report.total).toBe("21.156797");
@@ -170,14 +172,14 @@ describe("monthly report figures", () => {
     expect(de.html).toContain("Rechnungsadresse");
 
     // September and November hold the debits across the edges.
-    const september = await buildMonthlyReport(db.prisma, { mandateId, month: "2030-09", timeZone: TZ });
+    const september = await buildMonthlyReport(db, { mandateId, month: "2030-09", timeZone: TZ });
     expect(september).toMatchObject({ total: "7.000001", calls: 1 });
-    const november = await buildMonthlyReport(db.prisma, { mandateId, month: "2030-11", timeZone: TZ });
+    const november = await buildMonthlyReport(db, { mandateId, month: "2030-11", timeZone: TZ });
     expect(november).toMatchObject({ total: "100.000000", calls: 1 });
   });
 
   it("shows each user's account balance at the month's end under PREPAY_USER, and an empty month plainly", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_USER", { notifyEmails: ["users@acme.test"], notifyOnWarning: false });
     await debitAt(b, "2030-10-03T09:00:00Z", mandateId, "2.25", { userId: "alice" });
     await debitAt(b, "2030-10-04T09:00:00Z", mandateId, "1.5", { userId: "bob", provider: "anthropic" });
@@ -187,7 +189,7 @@ describe("monthly report figures", () => {
     await debitAt(b, "2030-11-02T09:00:00Z", mandateId, "3", { userId: "alice" });
     await debitAt(b, "2030-11-02T09:00:00Z", mandateId, "3", { userId: "dave" });
 
-    const report = await buildMonthlyReport(db.prisma, { mandateId, month: "2030-10", timeZone: TZ });
+    const report = await buildMonthlyReport(db, { mandateId, month: "2030-10", timeZone: TZ });
     const direct = await directFigures(mandateId, "2030-10");
     expect(report).toMatchObject({ total: direct.total, calls: 2, invoice: null });
     expect(report.balances.map((x) => [x.userId, x.balance])).toEqual([
@@ -202,7 +204,7 @@ describe("monthly report figures", () => {
     const de = renderMonthlyReport({ ...report, language: "DE" }).text;
     expect(de).toMatch(/Konto von bob\s+CHF\s+1'008\.50\n/);
 
-    const empty = await buildMonthlyReport(db.prisma, { mandateId, month: "2030-08", timeZone: TZ });
+    const empty = await buildMonthlyReport(db, { mandateId, month: "2030-08", timeZone: TZ });
     expect(empty).toMatchObject({ total: "0.000000", calls: 0, byProvider: [], byUser: [], balances: [] });
     expect(renderMonthlyReport(empty).text).toContain("Spend in August 2030: CHF 0.00 (0 calls)\nNo usage this month.");
   });
@@ -232,7 +234,7 @@ describe("monthly report schedule", () => {
   });
 
   it("is queued once per mandate and month across restarts and two concurrent instances, and sent exactly once", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const en = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-en@acme.test"], notifyOnWarning: false });
     const de = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["once-de@beispiel.test"], notifyOnWarning: false });
     const silent = await createMandate(b.ctx, "PREPAY_MANDATE", {});
@@ -243,7 +245,7 @@ describe("monthly report schedule", () => {
     b.clock.set("2030-11-01T05:30:00Z");
     const instance = (database: Database) => ({
       scheduler: createReportScheduler({ db: database.prisma, timeZone: TZ, now: b.clock.now, logger }),
-      worker: createNotifier({ db: database.prisma, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger }),
+      worker: createNotifier({ db: database.prisma, sql: database.sql, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger }),
     });
     const rows = () =>
       db.prisma.notification.findMany({ where: { mandateId: { in: [en, de, silent] }, kind: "MONTHLY_REPORT" }, orderBy: { mandateId: "asc" } });
@@ -277,7 +279,7 @@ describe("monthly report schedule", () => {
   });
 
   it("catches up at start (startNotifications) when the server was down at 06:00, and a restart sends nothing twice", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["catchup@acme.test"], notifyOnWarning: false });
     await debitAt(b, "2030-11-20T10:00:00Z", mandateId, "8");
     // The server comes up on 3 December: November's report was due on the 1st.
@@ -285,6 +287,7 @@ describe("monthly report schedule", () => {
     const start = () =>
       startNotifications({
         db: db.prisma,
+        sql: db.sql,
         config: { SMTP_URL: smtp.url, MAIL_FROM: FROM, BILLING_TIME_ZONE: TZ },
         now: b.clock.now,
         logger,

@@ -3,7 +3,8 @@
 // clock) and sent once the server is back; the ledger meanwhile is never
 // held up; after the last attempt the row is FAILED and the failure logged.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, recordUsage } from "../../src/billing/index.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
 import {
   claimDue,
   createMailer,
@@ -41,7 +42,7 @@ const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(a
 
 /** A mandate with some October spend and its October report queued at 1 Nov, 06:30 (Zurich). */
 async function queuedReport(address: string) {
-  const b = testBilling(db.prisma, { timeZone: TZ });
+  const b = testBilling(db, { timeZone: TZ });
   const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: [address], notifyOnWarning: false });
   b.clock.set("2030-10-10T10:00:00Z");
   await recordUsage(b.ctx, { mandateId, provider: "openai", model: "m", cost: "3.75", idempotencyKey: `q-${++keys}` });
@@ -53,7 +54,7 @@ async function queuedReport(address: string) {
 }
 
 function worker(b: TestBilling, options: Partial<NotifierOptions> = {}) {
-  return createNotifier({ db: db.prisma, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger, ...options });
+  return createNotifier({ db: db.prisma, sql: db.sql, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger, ...options });
 }
 
 describe("a failing mail server", () => {
@@ -126,6 +127,7 @@ describe("a failing mail server", () => {
     try {
       const w = createNotifier({
         db: db.prisma,
+        sql: db.sql,
         mailer: createMailer({ smtpUrl: silent.url, from: FROM, timeouts: { greeting: 3000 } }),
         timeZone: TZ,
         now: b.clock.now,

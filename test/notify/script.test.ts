@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordUsage } from "../../src/billing/index.js";
-import { openDatabase, type Database } from "../../src/db.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { openDatabase, type Database } from "../../src/db/open.js";
 import { addMonths, monthOf, monthRange } from "../../src/notify/index.js";
 import { createMandate, testBilling } from "../support/billing.js";
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
@@ -48,7 +48,7 @@ beforeAll(async () => {
   }
   env = { ...env, SMTP_URL: smtp.url, MAIL_FROM: "Saldo <billing@saldo.test>", BILLING_TIME_ZONE: TZ };
   mandateId = await withDatabase(async (db) => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const id = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["script@acme.test"], notifyOnWarning: false });
     await db.prisma.mandate.update({ where: { id }, data: { name: "Script AG" } });
     const { start } = monthRange(MONTH, TZ);

@@ -1,16 +1,18 @@
 // Balance warning emails through the outbox and a real SMTP server: one
 // email per crossing (one row per crossing, delivered once even with two
 // workers racing), in the mandate's language, with the right figures.
-import type { BalanceWarningEvent } from "../../src/billing/context.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { creditAccount, recordUsage, updateBillingAccount, type BillingEvent } from "../../src/billing/index.js";
-import { openDatabase, sqlExecutorFor, type Database } from "../../src/db.js";
+import { creditAccount } from "../../src/billing/ledger/credits.js";
+import { updateBillingAccount } from "../../src/billing/mandates/accounts.js";
+import type { BalanceWarningEvent, BillingEvent } from "../../src/billing/shared/context.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { Writes } from "../../src/billing/ledger/store/writes.js";
+import { balanceWarningNotification } from "../../src/billing/shared/outbox.js";
+import { openDatabase, type Database } from "../../src/db/open.js";
 import {
-  balanceWarningNotification,
   createMailer,
   createNotifier,
   formatChf,
-  notificationInsertSql,
   startNotifications,
   type Logger,
   type Notifier,
@@ -43,6 +45,7 @@ afterAll(async () => {
 function worker(database: Database, b: TestBilling): Notifier {
   return createNotifier({
     db: database.prisma,
+    sql: database.sql,
     mailer: createMailer({ smtpUrl: smtp.url, from: FROM }),
     timeZone: TZ,
     now: b.clock.now,
@@ -62,7 +65,7 @@ async function insertWarningRow(mandateId: string, event: BalanceWarningEvent, _
   const settings = await db.prisma.settings.findUniqueOrThrow({ where: { mandateId } });
   const row = balanceWarningNotification(settings, event);
   expect(row).not.toBeNull();
-  await sqlExecutorFor(db.prisma).transaction(async (t) => t.defer(notificationInsertSql(row!)));
+  await db.sql.transaction(async (t) => Writes.on(t, new Date(event.at)).notification(row!));
   return db.prisma.notification.findUniqueOrThrow({
     where: { mandateId_kind_dedupeKey: { mandateId, kind: "BALANCE_WARNING", dedupeKey: row!.dedupeKey } },
   });
@@ -73,7 +76,7 @@ const key = () => `k-${++keys}`;
 
 describe("balance warning email", () => {
   it("arrives once, in English, with the shared account's figures, even with two workers racing", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["ops@acme.test", "cfo@acme.test"] });
     await db.prisma.mandate.update({ where: { id: mandateId }, data: { name: "Acme <AG> & Co" } });
     await creditAccount(b.ctx, { mandateId, amount: "100", description: "Top-up", idempotencyKey: key() });
@@ -117,7 +120,7 @@ describe("balance warning email", () => {
   });
 
   it("delivers each of many rows exactly once when two workers drain the outbox together", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["race@acme.test"] });
     const { accountId } = await creditAccount(b.ctx, { mandateId, amount: "50", description: "Top-up", idempotencyKey: key() });
     const start = b.clock.now().getTime();
@@ -143,7 +146,7 @@ describe("balance warning email", () => {
   });
 
   it("is written in German for a German mandate, on a user's account, and once per crossing: again only after a top-up", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_USER", { notifyEmails: ["finanzen@beispiel.test"] });
     await db.prisma.mandate.update({ where: { id: mandateId }, data: { name: "Beispiel GmbH", language: "DE" } });
     const w = worker(db, b);
@@ -189,7 +192,7 @@ describe("balance warning email", () => {
   });
 
   it("is not queued when the mandate wants no warning emails", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const event: BalanceWarningEvent = {
       type: "balanceWarning",
       mandateId: "x",
@@ -207,7 +210,7 @@ describe("balance warning email", () => {
   });
 
   it("without SMTP_URL is written to the log, not lost, and recorded as SENT with a note", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE", { notifyEmails: ["log@acme.test"] });
     await creditAccount(b.ctx, { mandateId, amount: "20", description: "Top-up", idempotencyKey: key() });
     await recordUsage(b.ctx, { mandateId, provider: "openai", model: "gpt-5", cost: "19", idempotencyKey: key() });
@@ -215,6 +218,7 @@ describe("balance warning email", () => {
     const printed: string[] = [];
     const w = createNotifier({
       db: db.prisma,
+      sql: db.sql,
       mailer: createMailer({ from: FROM, log: (m) => printed.push(m) }),
       timeZone: TZ,
       now: b.clock.now,
@@ -237,10 +241,11 @@ describe("balance warning email", () => {
   });
 
   it("is delivered at once after the warning event when started with startNotifications and watch()", async () => {
-    const b = testBilling(db.prisma, { timeZone: TZ });
+    const b = testBilling(db, { timeZone: TZ });
     const mandateId = await createMandate(b.ctx, "CREDIT_POSTPAY", { notifyEmails: ["kick@acme.test"] });
     const notifications = startNotifications({
       db: db.prisma,
+      sql: db.sql,
       config: { SMTP_URL: smtp.url, MAIL_FROM: FROM, BILLING_TIME_ZONE: TZ },
       now: b.clock.now,
       logger,

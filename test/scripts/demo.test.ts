@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { openDatabase } from "../../src/db.js";
+import { openDatabase } from "../../src/db/open.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const parent = mkdtempSync(path.join(tmpdir(), "saldo-demo-"));

@@ -7,8 +7,9 @@
 import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { claimAutoTopUp, recordUsage } from "../../src/billing/index.js";
-import { Decimal } from "../../src/billing/money.js";
+import { claimAutoTopUp } from "../../src/billing/payments/autotopup.js";
+import { recordUsage } from "../../src/billing/usage/record.js";
+import { Decimal } from "../../src/billing/shared/money.js";
 import { renderBalanceWarning } from "../../src/notify/templates.js";
 import { createTestApp, SYSADMIN, type TestApp, type TestCaller } from "../support/app.js";
 import { expectLedgerInvariants, uniqueId } from "../support/billing.js";

@@ -4,8 +4,8 @@
 import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accountIdFor } from "../../src/billing/accounts.js";
-import { Decimal } from "../../src/billing/money.js";
+import { accountIdFor } from "../../src/billing/ledger/accounts.js";
+import { Decimal } from "../../src/billing/shared/money.js";
 import { createTestApp, SYSADMIN, type TestApp, type TestCaller } from "../support/app.js";
 import { expectLedgerInvariants, uniqueId } from "../support/billing.js";
 import { startFakeStripe, type FakeStripe } from "./fake-stripe.js";

@@ -2,7 +2,7 @@
 // PostgreSQL database on TEST_DATABASE_URL's server, dropped afterwards.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { openDatabase, poolSession, type Database } from "../../src/db.js";
+import { openDatabase, poolSession, type Database } from "../../src/db/open.js";
 import { applyMigrations } from "../../src/db/migrations.js";
 
 export type TestDatabaseKind = "pglite" | "postgres";

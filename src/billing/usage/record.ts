@@ -1,0 +1,39 @@
+// recordUsage: the gateway's one-step DEBIT after the fact, for callers that
+// do not reserve (no check: the call already happened).
+import { parseUsageMetadata, usageEntry, type UsageMetadata } from "../ledger/entries.js";
+import { moveMoney, type MoneyMoveResult } from "../ledger/moves.js";
+import { callCostContent, costOf, requireCallCost, type UsageAmounts } from "../pricing/pricing.js";
+import type { BillingContext } from "../shared/context.js";
+import { parseIdempotencyKey, requestHash } from "../shared/idempotency.js";
+import type { DecimalInput } from "../shared/money.js";
+import { requiredText } from "../shared/validation.js";
+import { COST_FIELDS, parseProvider } from "./holds.js";
+
+export interface RecordUsageInput {
+  mandateId: string;
+  userId?: string | null;
+  provider: string;
+  model: string;
+  usage?: UsageAmounts | null;
+  cost?: DecimalInput | null;
+  metadata?: UsageMetadata | null;
+  idempotencyKey: string;
+}
+
+/** A DEBIT after the fact (of 0 when the call cost nothing), without a check, for callers that do not reserve. */
+export async function recordUsage(ctx: BillingContext, input: RecordUsageInput): Promise<MoneyMoveResult> {
+  const provider = parseProvider(input.provider);
+  const model = requiredText(input.model, ["input", "model"]);
+  const key = parseIdempotencyKey(input.idempotencyKey);
+  const metadata = parseUsageMetadata(input.metadata);
+  const call = requireCallCost(input, COST_FIELDS, "a usage record books what the call cost");
+  const hash = requestHash({ op: "recordUsage", userId: input.userId, provider, model, cost: callCostContent(call), metadata });
+  return moveMoney(
+    ctx,
+    { payer: input },
+    { key: { scope: "USAGE", key }, hash },
+    (_account, locked) => usageEntry(provider, model, costOf(ctx, call, locked.price, { provider, model }, COST_FIELDS), metadata, input.userId),
+    { price: { provider, model } },
+  );
+}
+
