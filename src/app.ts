@@ -46,7 +46,14 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.SALDO_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
+    (await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.SALDO_DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      poolTimeoutMs: config.DATABASE_POOL_TIMEOUT_MS,
+    }));
   let live: LiveEvents | undefined;
   try {
     await ensureRootMandate(database);
@@ -95,6 +102,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     jwtSecret: config.JWT_SECRET,
     payments,
     ping: database.ping,
+    liveEvents: live.status,
   }, {
     stripeWebhook: {
       billing,

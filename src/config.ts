@@ -22,6 +22,13 @@ const schema = z
       .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must start with postgresql://")
       .optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // Bounds on waiting (PostgreSQL only; 0 = no limit): a money move waits at
+    // most this long for its account's row lock and for each statement, and a
+    // request at most this long for a pooled connection. Past them it fails
+    // with SERVICE_UNAVAILABLE and books nothing.
+    DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    DATABASE_POOL_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     SALDO_DATA_DIR: z.string().min(1).default("./data"),
     JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, "REDIS_URL must start with redis://").optional(),

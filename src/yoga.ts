@@ -18,6 +18,7 @@ import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
 import { useWebApp, type WebAppOptions } from "./http/app.js";
 import { useTransactionExport } from "./http/export.js";
+import { RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from "./unavailable.js";
 // --- operations (issue 16): GraphiQL offline, health and readiness, logging, metrics ---
 import { renderGraphiQL, useGraphiQLPolicy } from "./http/graphiql.js";
 import { useReadiness } from "./http/health.js";
@@ -82,7 +83,11 @@ const GRAPHIQL: GraphiQLOptions = {
 };
 // --- end of GraphiQL ---
 
-export type SaldoServices = AppServices & { ping(): Promise<void> };
+export type SaldoServices = AppServices & {
+  ping(): Promise<void>;
+  /** The state of live events (Redis), for /ready. */
+  liveEvents?(): string;
+};
 
 export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptions = {}): SaldoYoga {
   const production = options.production ?? process.env.NODE_ENV === "production";
@@ -106,7 +111,7 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
       // --- operations (issue 16): first, so that every request is logged and timed, whoever answers it ---
       useRequestLog((options.logger ?? log).child({ module: "http" })),
       ...(options.metrics ? [useMetrics(options.metrics.metrics, { serve: options.metrics.serve, token: options.metrics.token })] : []),
-      useReadiness({ db: services.db, ping: services.ping, shuttingDown: options.shuttingDown }),
+      useReadiness({ db: services.db, ping: services.ping, liveEvents: services.liveEvents, shuttingDown: options.shuttingDown }),
       useGraphiQLPolicy("/graphql", GRAPHIQL),
       ...(options.streams ? [options.streams.plugin] : []),
       // --- end of operations plugins ---
@@ -156,6 +161,19 @@ const asValidationError = () => ({
  * error." without a stack, and yoga logs the original.
  */
 export function maskError(error: unknown, message: string): Error {
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    return createGraphQLError(UNAVAILABLE_MESSAGES[unavailable], {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      // spec: the status applies under application/graphql-response+json;
+      // application/json keeps 200, as the GraphQL-over-HTTP spec asks.
+      extensions: {
+        code: "SERVICE_UNAVAILABLE",
+        http: { status: 503, spec: true, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } },
+      },
+    });
+  }
   const billingError = billingErrorOf(error);
   if (billingError) {
     return createGraphQLError(billingError.message, {
@@ -167,15 +185,37 @@ export function maskError(error: unknown, message: string): Error {
   return yogaMaskError(error, message, false);
 }
 
+const UNAVAILABLE_MESSAGES: Record<Dependency, string> = {
+  database: "The database is unavailable or did not answer in time. Retry later; a money move sent again with the same idempotency key is booked at most once.",
+  "live events": "Live events are unavailable (Redis cannot be reached). Retry the subscription later.",
+};
+
 function billingErrorOf(error: unknown): BillingError | undefined {
   const original = error instanceof GraphQLError ? error.originalError : error;
   return original instanceof BillingError ? original : undefined;
 }
 
 // --- operations (issue 16): logging ---
-/** yoga's messages as JSON lines (src/log.ts), except that a BillingError (the caller's mistake, not ours) is no server error. */
+/**
+ * yoga's messages as JSON lines (src/log.ts), except that a BillingError
+ * (the caller's mistake, not ours) is no server error, and an unavailable
+ * dependency is one warning line, not a stack per request while it lasts.
+ */
 function serverLogger(base: Logger): YogaLogger {
   const logger = yogaLogger(base.child({ module: "graphql" }));
-  return { ...logger, error: (...args) => (billingErrorOf(args[0]) ? logger.debug(...args) : logger.error(...args)) };
+  return {
+    ...logger,
+    error: (...args) => {
+      if (billingErrorOf(args[0])) return logger.debug(...args);
+      const unavailable = unavailableDependency(args[0]);
+      if (unavailable) return logger.warn(`${unavailable} unavailable: ${describe(args[0])}`);
+      return logger.error(...args);
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  return original instanceof Error ? original.message : String(original);
 }
 // --- end of logging ---

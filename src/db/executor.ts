@@ -73,7 +73,8 @@ const PG_TYPES = {
  * statementName). The simple protocol carries no parameters, so values are
  * written as quoted literals (see literal); the statements cast each one.
  */
-export function pgExecutor(pool: pg.Pool): SqlExecutor {
+export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
+  const begin = ["BEGIN", ...limits];
   return {
     async read(statement) {
       // The extended protocol: pg prepares a named statement once per
@@ -84,13 +85,25 @@ export function pgExecutor(pool: pg.Pool): SqlExecutor {
     },
     async transaction(work) {
       const client = await pool.connect();
+      // pg-pool takes its idle 'error' listener off a client it hands out: a
+      // connection PostgreSQL terminates while we hold it (57P01 on a
+      // restart) would be an unhandled 'error' event and end the process.
+      // Keep the error instead; the next step fails with it, and the client
+      // is released with it, so the pool discards the connection.
+      let broken: Error | undefined;
+      const onError = (error: Error) => void (broken ??= error);
+      client.on("error", onError);
+      const release = (error?: Error) => {
+        client.off("error", onError);
+        client.release(error ?? broken);
+      };
       const prepared = preparedOn.get(client) ?? new Set<string>();
       preparedOn.set(client, prepared);
       let begun = false;
       let preparing = false;
       const pending: DeferredWrite[] = [];
       const send = async (statements: Sql[], commit = false): Promise<SqlRow[][]> => {
-        const script = begun ? [] : ["BEGIN"];
+        const script = begun ? [] : [...begin];
         const fresh = new Set<string>();
         const positions = statements.map((statement) => {
           const name = statementName(statement.text);
@@ -117,14 +130,14 @@ export function pgExecutor(pool: pg.Pool): SqlExecutor {
         const value = await work({ query: (...statements) => send(statements), defer: (...writes) => void pending.push(...writes) });
         const writes = deferredStatement(pending);
         if (begun || writes) await send(writes ? [writes] : [], true);
-        client.release();
+        release();
         return value;
       } catch (error) {
         // A failed step that was preparing statements may have prepared some
         // of them (PREPARE outlives a rollback): forget the connection rather
         // than guess which.
-        const clean = !preparing && (!begun || (await client.query("ROLLBACK").then(() => true, () => false)));
-        client.release(clean ? undefined : (error as Error));
+        const clean = !broken && !preparing && (!begun || (await client.query("ROLLBACK").then(() => true, () => false)));
+        release(clean ? undefined : (error as Error));
         throw error;
       }
     },

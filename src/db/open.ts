@@ -4,7 +4,8 @@
 //
 // Next to Prisma, each opened database has a small raw SQL executor over the
 // same connections (executor.ts): the billing domain moves money through it.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -34,6 +35,11 @@ export interface DatabaseOptions {
   /** PGlite data directory, or "memory://" for a throwaway in-memory database. */
   dataDir?: string;
   poolSize?: number;
+  /** PostgreSQL: lock_timeout and statement_timeout of each raw SQL (money) transaction; unset = the server's. */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** PostgreSQL: how long to wait for a pooled connection (and to open one); unset = forever. */
+  poolTimeoutMs?: number;
 }
 
 /** Raised when the database cannot be opened; the message says what to do. */
@@ -50,13 +56,11 @@ const PGLITE_OPEN_TIMEOUT_MS = 60_000;
 const PGLITE_SETTINGS = ["shared_buffers = 16MB"];
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : openPglite(options.dataDir ?? "./data");
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir ?? "./data");
 }
 
-async function openPostgres(databaseUrl: string, poolSize: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+async function openPostgres(databaseUrl: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: options.poolTimeoutMs });
   pool.on("error", (error) => log.error({ module: "db" }, `idle PostgreSQL connection failed: ${error.message}`));
   try {
     const { pending } = await migrationStatus(poolSession(pool));
@@ -72,7 +76,13 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Data
     throw new DatabaseOpenError(`Cannot use PostgreSQL at ${redact(databaseUrl)}: ${(error as Error).message}`);
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
-  const sql = pgExecutor(pool);
+  // Set per money transaction, right after BEGIN: one locked or slow account
+  // makes its own requests fail in time instead of holding connections.
+  const limits = [
+    ...(options.lockTimeoutMs !== undefined ? [`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`] : []),
+    ...(options.statementTimeoutMs !== undefined ? [`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`] : []),
+  ];
+  const sql = pgExecutor(pool, limits);
   return {
     prisma,
     kind: "postgres",
@@ -144,18 +154,53 @@ export function pgliteSession(pglite: PGlite): SqlSession {
 /**
  * PGlite is one process's database: a second process on the same folder would
  * corrupt it. A lock beside the folder (refreshed while we run, stale after a
- * crash) turns that into a clear error instead.
+ * crash) turns that into a clear error instead. Beside the lock, the owner's
+ * pid and host: a lock whose owner process is gone (SIGKILL, a crash) is
+ * taken at once rather than after the 10 s stale time, so a supervisor's
+ * quick restart succeeds. A live owner, or one on another host (which we
+ * cannot check), still keeps us out.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const dir = path.resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  try {
-    return await lockfile.lock(dir, {
-      lockfilePath: `${dir}.lock`,
+  const lockfilePath = `${dir}.lock`;
+  const ownerPath = `${lockfilePath}.owner`;
+  const lock = async () => {
+    const release = await lockfile.lock(dir, {
+      lockfilePath,
       stale: 10_000,
       update: 2_000,
       onCompromised: (error) => log.error({ module: "db" }, `lost the lock on ${dataDir}: ${error.message}`),
     });
+    writeFileSync(ownerPath, JSON.stringify({ pid: process.pid, host: hostname() }));
+    dataDirsHeld.add(dir);
+    return async () => {
+      dataDirsHeld.delete(dir);
+      rmSync(ownerPath, { force: true });
+      await release();
+    };
+  };
+  const ownerIsGone = () => {
+    try {
+      const owner = JSON.parse(readFileSync(ownerPath, "utf8")) as { pid: number; host: string };
+      if (owner.host !== hostname() || !Number.isInteger(owner.pid)) return false;
+      // Our own pid: an earlier process with the same pid (pid 1 in a restarted container), unless we hold it.
+      if (owner.pid === process.pid) return !dataDirsHeld.has(dir);
+      process.kill(owner.pid, 0); // throws ESRCH when no such process exists
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ESRCH";
+    }
+  };
+  try {
+    try {
+      return await lock();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED" || !ownerIsGone()) throw error;
+      log.warn({ module: "db" }, `taking over the lock on ${dataDir}: the process that held it is gone`);
+      rmSync(lockfilePath, { recursive: true, force: true });
+      return await lock();
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ELOCKED") {
       throw new DatabaseOpenError(
@@ -167,6 +212,9 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
     throw error;
   }
 }
+
+/** Data directories this process holds the lock of. */
+const dataDirsHeld = new Set<string>();
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
