@@ -30,7 +30,10 @@ async function main() {
   // Each request runs in its own log scope: every line written for it carries its id.
   const server = createServer((req, res) => {
     const header = req.headers[REQUEST_ID_HEADER];
-    withRequestId(requestIdFrom(Array.isArray(header) ? header[0] : header), () => app.yoga(req, res));
+    const reqId = requestIdFrom(Array.isArray(header) ? header[0] : header);
+    // Here too, for the answers yoga gives before any plugin runs (/health).
+    res.setHeader(REQUEST_ID_HEADER, reqId);
+    withRequestId(reqId, () => app.yoga(req, res));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -56,7 +56,7 @@ export function useRequestLog(logger: Logger): Plugin<{ request?: Request; calle
     onSubscribe({ args }) {
       noteOperation(args);
     },
-    onResponse({ request, response, serverContext }) {
+    onResponse({ request, response }) {
       const entry = requests.get(request);
       if (!entry) return;
       response.headers.set(REQUEST_ID_HEADER, entry.reqId);
@@ -70,7 +70,6 @@ export function useRequestLog(logger: Logger): Plugin<{ request?: Request; calle
         ...(entry.operationName ? { operationName: entry.operationName, operationType: entry.operationType } : {}),
         ...(entry.caller ? { roles: entry.caller.roles, mandateIds: entry.caller.mandateIds } : {}),
       };
-      void serverContext;
       if (QUIET_PATHS.has(url.pathname)) logger.debug(line, "request");
       else logger.info(line, "request");
     },

@@ -161,6 +161,8 @@ describe("SIGTERM under load", () => {
     expect(traced.response.headers.get("x-request-id")).toBe(requestId);
     const minted = await gql(server, tokens.gateway, "query Minted { viewer { roles } }", {}, { "x-request-id": "has spaces in it" });
     expect(minted.response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    // Also on what yoga answers before any plugin runs.
+    expect((await fetch(`${server.url}/health`, { headers: { "x-request-id": "probe-1" } })).headers.get("x-request-id")).toBe("probe-1");
 
     // Open subscriptions, over SSE and over WebSocket.
     const sse = createSseClient({ url: `${server.url}/graphql`, singleConnection: false, retryAttempts: 0, headers: { authorization: `Bearer ${tokens.admin}` } });
