@@ -34,16 +34,17 @@ export default defineConfig({
           name: database,
           include: ["test/**/*.test.ts"],
           // The fault suite brings its own databases (its own project below).
-          // The gateway client, the demo and the browser tests of the UI
-          // start their own server on an embedded database whatever the
-          // project: a second run on PostgreSQL would repeat them, not test
-          // anything new.
+          // The gateway client, the demo, the browser tests of the UI and of
+          // GraphiQL and the compiled start start their own server on an
+          // embedded database whatever the project: a second run on
+          // PostgreSQL would repeat them, not test anything new.
           exclude: [
             ...configDefaults.exclude,
             "test/fault/**",
-            ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts"]),
+            ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts", "test/e2e/graphiql.test.ts", "test/e2e/build.test.ts"]),
           ],
-          env: { SALDO_TEST_DB: database },
+          // Request logs of in-process apps would drown the test output; a test that reads logs sets its own level.
+          env: { SALDO_TEST_DB: database, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
         },
       })),
       ...(faults ? [{ extends: true as const, test: { name: "fault", include: ["test/fault/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 300_000 } }] : []),

@@ -8,6 +8,9 @@ import type { BillingContext, BillingEvents } from "./billing/shared/context.js"
 import { expireHolds } from "./billing/usage/holds.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/open.js";
+import { log } from "./log.js";
+import { trackStreams, type OpenStreams } from "./http/streams.js";
+import { createMetrics, type SaldoMetrics } from "./metrics.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
 import { startNotifications } from "./notify/index.js";
 import { createStripe, stripeProvider } from "./stripe/provider.js";
@@ -20,6 +23,13 @@ export interface App {
   live: LiveEvents;
   yoga: SaldoYoga;
   autoTopUps: AutoTopUps;
+  /** Prometheus metrics of this instance (served at /metrics, or on METRICS_PORT by src/server.ts). */
+  metrics: SaldoMetrics;
+  /** Open subscriptions (SSE and WebSocket), which a shutdown completes. */
+  streams: OpenStreams;
+  /** Readiness turns false (/ready answers 503): the first step of a shutdown. */
+  beginShutdown(): void;
+  /** Stops the background jobs (hold expiry sweep, automatic top-ups, outbox worker, report scheduler), then closes live events and the database. */
   close(): Promise<void>;
 }
 
@@ -30,6 +40,8 @@ export interface AppOptions {
   now?: () => Date;
   /** Run the hold expiry sweep and the email worker and scheduler (default true; API tests turn them off). */
   backgroundJobs?: boolean;
+  /** Node's process metrics in /metrics (default true). */
+  processMetrics?: boolean;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -53,7 +65,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw error;
   }
   const background = options.backgroundJobs !== false;
-  const notifications = background ? startNotifications({ db: database.prisma, sql: database.sql, config, now: options.now }) : null;
+  const metrics = createMetrics({ db: database.prisma, processMetrics: options.processMetrics });
+  let shuttingDown = false;
+  const streams = trackStreams();
+  const notifications = background
+    ? startNotifications({
+        db: database.prisma,
+        sql: database.sql,
+        config,
+        now: options.now,
+        onOutcome: (outcome) => metrics.outboxDeliveries.inc({ kind: outcome.kind, status: outcome.status }),
+      })
+    : null;
   // A warning's email row commits with the debit; the event only makes the worker send it at once.
   const published = notifications ? notifications.watch(live.events) : live.events;
   let autoTopUps: AutoTopUps | undefined;
@@ -62,6 +85,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
   const billing = createBillingContext(database, {
     events,
+    metrics: metrics.billing,
     now: options.now,
     timeZone: config.BILLING_TIME_ZONE,
     usdToChf: config.USD_TO_CHF,
@@ -83,13 +107,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     payments,
     ping: database.ping,
     liveEvents: live.status,
-  }, { stripeWebhook: { billing, stripe, webhookSecret: config.STRIPE_WEBHOOK_SECRET } });
+  }, {
+    stripeWebhook: {
+      billing,
+      stripe,
+      webhookSecret: config.STRIPE_WEBHOOK_SECRET,
+      observe: (type, outcome) => metrics.stripeWebhookEvents.inc({ type, outcome }),
+    },
+    shuttingDown: () => shuttingDown,
+    streams,
+    metrics: { metrics, serve: config.METRICS_PORT === undefined, token: config.METRICS_TOKEN },
+  });
   // Expired holds stop counting at once; the sweep only records their status.
   // It also sends automatic top-ups whose charge was cut off by a stop.
   const sweep = background
     ? setInterval(() => {
-        expireHolds(billing).catch((error) => console.error("[holds] expiry sweep failed:", error));
-        autoTopUps?.resumeStale().catch((error) => console.error("[auto top-up] resuming stale claims failed:", error));
+        expireHolds(billing).catch((error) => log.error({ module: "holds", err: error }, "expiry sweep failed"));
+        autoTopUps?.resumeStale().catch((error) => log.error({ module: "auto top-up", err: error }, "resuming stale claims failed"));
       }, 60_000)
     : undefined;
   sweep?.unref();
@@ -102,7 +136,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     live: liveEvents,
     yoga,
     autoTopUps: topUps,
+    metrics,
+    streams,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
     close: async () => {
+      shuttingDown = true;
       clearInterval(sweep);
       // Moves queued or in flight commit before the database closes.
       await billing.moves.idle();

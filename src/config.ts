@@ -2,6 +2,7 @@
 // wrong value stops the server with a message that names the variable.
 import { z } from "zod";
 import { Decimal } from "./billing/shared/money.js";
+import { LOG_FORMATS, LOG_LEVELS } from "./log.js";
 
 const DEV_JWT_SECRET = "saldo-development-secret-change-me-0123456789";
 
@@ -44,6 +45,17 @@ const schema = z
     TOPUP_MAX_CHF: decimalString("TOPUP_MAX_CHF").prefault("10000"),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://").optional(),
     MAIL_FROM: z.string().default("Saldo <billing@saldo.local>"),
+    // --- operations (issue 16) ---
+    /** How long in-flight requests may take to finish after SIGTERM before their connections are cut. */
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+    METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
+    /** Serves /metrics on this port instead of PORT. */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Read by src/log.ts before the configuration exists; validated here so that a typo stops the server. */
+    LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+    LOG_FORMAT: z.enum(LOG_FORMATS).optional(),
+    // --- end of operations ---
   })
   .transform((env, ctx) => {
     if (!env.JWT_SECRET && env.NODE_ENV === "production") {

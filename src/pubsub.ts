@@ -3,6 +3,7 @@
 // one server instance sees a change made through another.
 import { createPubSub } from "graphql-yoga";
 import type { BalanceChangedEvent, BalanceWarningEvent, BillingEvents } from "./billing/shared/context.js";
+import { log } from "./log.js";
 import { ServiceUnavailableError } from "./unavailable.js";
 
 type Topics = {
@@ -49,19 +50,19 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
       dropped++;
       if (!outage) {
         outage = true;
-        console.error(`[pubsub] Redis unavailable, live events are dropped until it is back: ${error.message}`);
+        log.error({ module: "pubsub" }, `Redis unavailable, live events are dropped until it is back: ${error.message}`);
       }
     };
     let droppedBefore = 0;
     publishClient.on("ready", () => {
       if (!outage) return;
       outage = false;
-      console.warn(`[pubsub] Redis is back; ${dropped - droppedBefore} live event(s) were dropped meanwhile`);
+      log.warn({ module: "pubsub" }, `Redis is back; ${dropped - droppedBefore} live event(s) were dropped meanwhile`);
       droppedBefore = dropped;
     });
     for (const client of [publishClient, subscribeClient]) {
       // Without a listener ioredis prints "Unhandled error event" at every reconnection attempt.
-      client.on("error", (error) => console.error(`[pubsub] Redis: ${error.message}`));
+      client.on("error", (error) => log.error({ module: "pubsub" }, `Redis: ${error.message}`));
     }
     try {
       await Promise.all([publishClient.connect(), subscribeClient.connect()]);
@@ -82,7 +83,7 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
     for (const command of ["subscribe", "unsubscribe"] as const) {
       const original = subscribeClient[command].bind(subscribeClient) as (...channels: string[]) => Promise<unknown>;
       subscribeClient[command] = ((...channels: string[]) =>
-        original(...channels).catch((error: Error) => console.error(`[pubsub] Redis ${command} failed: ${error.message}`))) as never;
+        original(...channels).catch((error: Error) => log.error({ module: "pubsub" }, `Redis ${command} failed: ${error.message}`))) as never;
     }
     eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
     status = () =>

@@ -73,33 +73,4 @@ export function unavailableDependency(error: unknown, depth = 0): Dependency | n
   return null;
 }
 
-/** What /ready answers: whether this instance should get traffic, and the state of each dependency. */
-export interface Readiness {
-  ready: boolean;
-  database: string;
-  liveEvents: string;
-}
-
-const READY_PING_TIMEOUT_MS = 3_000;
-
-/**
- * Ready when the database answers within 3 s. Live events through Redis are
- * reported but do not make the instance unready: money moves go on without
- * them, and taking every instance out of rotation for a Redis outage would
- * stop those too. Reasons name an error code, never a host.
- */
-export async function readiness(probe: { ping(): Promise<void>; liveEvents?(): string }): Promise<Readiness> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timeout")), READY_PING_TIMEOUT_MS);
-  });
-  const database = await Promise.race([probe.ping(), timeout]).then(
-    () => "ok",
-    (error: { code?: unknown; message?: string }) =>
-      error?.message === "timeout" && !error.code
-        ? `unavailable: no answer within ${READY_PING_TIMEOUT_MS / 1000} s`
-        : `unavailable: ${typeof error?.code === "string" ? error.code : "error"}`,
-  );
-  clearTimeout(timer);
-  return { ready: database === "ok", database, liveEvents: probe.liveEvents?.() ?? "in process" };
-}
+// What /ready answers, with these reasons, is src/http/health.ts.

@@ -6,10 +6,9 @@ import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { GraphQLError, type ValidationContext } from "graphql";
 import {
   createGraphQLError,
-  createLogger,
   createYoga,
   maskError as yogaMaskError,
-  useReadinessCheck,
+  type GraphiQLOptions,
   type YogaLogger,
   type YogaServerInstance,
 } from "graphql-yoga";
@@ -19,7 +18,15 @@ import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
 import { useWebApp, type WebAppOptions } from "./http/app.js";
 import { useTransactionExport } from "./http/export.js";
-import { readiness, RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from "./unavailable.js";
+import { RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from "./unavailable.js";
+// --- operations (issue 16): GraphiQL offline, health and readiness, logging, metrics ---
+import { renderGraphiQL, useGraphiQLPolicy } from "./http/graphiql.js";
+import { useReadiness } from "./http/health.js";
+import { useRequestLog, yogaLogger } from "./http/logging.js";
+import { log, type Logger } from "./log.js";
+import { useMetrics, type SaldoMetrics } from "./metrics.js";
+import type { OpenStreams } from "./http/streams.js";
+// --- end of operations imports ---
 
 /**
  * What a transport adds to yoga's initial context. HTTP requests bring a
@@ -57,7 +64,24 @@ export interface SaldoYogaOptions {
   stripeWebhook?: StripeWebhookOptions;
   /** The billing UI at /app (src/http/app.ts); default: web/dist. */
   webApp?: WebAppOptions;
+  // --- operations (issue 16) ---
+  /** /ready answers 503 from the moment this returns true (src/server.ts's drain). */
+  shuttingDown?: () => boolean;
+  /** Prometheus metrics (src/metrics.ts); `serve: false` when METRICS_PORT serves them elsewhere. */
+  metrics?: { metrics: SaldoMetrics; serve: boolean; token?: string };
+  /** Subscriptions a shutdown ends politely (src/http/streams.ts). */
+  streams?: OpenStreams;
+  /** Where yoga's messages and the request lines go; default the process's log (src/log.ts). */
+  logger?: Logger;
+  // --- end of operations options ---
 }
+
+// --- operations (issue 16): GraphiQL ---
+const GRAPHIQL: GraphiQLOptions = {
+  title: "Saldo",
+  defaultQuery: "# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { \"Authorization\": \"Bearer <token>\" }\n\n{\n  viewer { userId roles mandateIds }\n}\n",
+};
+// --- end of GraphiQL ---
 
 export type SaldoServices = AppServices & {
   ping(): Promise<void>;
@@ -70,44 +94,34 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
   return createYoga<SaldoServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    // yoga's own /health only says the process runs; ours asks the database.
-    healthCheckEndpoint: "/live",
+    // --- operations (issue 16): /health is liveness (yoga's own: the process answers); /ready below ---
+    healthCheckEndpoint: "/health",
     landingPage: false,
-    graphiql: {
-      title: "Saldo",
-      defaultQuery: "# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { \"Authorization\": \"Bearer <token>\" }\n\n{\n  viewer { userId roles mandateIds }\n}\n",
-    },
+    // GraphiQL from the package itself, no CDN (src/http/graphiql.ts).
+    graphiql: GRAPHIQL,
+    renderGraphiQL,
+    // --- end ---
     context: ({ request, authorization }) =>
       createContext(services, authorization !== undefined ? authorization : (request?.headers.get("authorization") ?? null)),
     // 413 with code REQUEST_ENTITY_TOO_LARGE, by Content-Length or while the body streams in.
     maxRequestBodySize: options.maxRequestBodyBytes ?? REQUEST_LIMITS.maxRequestBodyBytes,
     maskedErrors: { maskError, isDev: false },
-    logging: serverLogger(),
+    logging: serverLogger(options.logger ?? log),
     plugins: [
-      // First: it answers Stripe's raw-body POST itself, before CSRF and GraphQL.
+      // --- operations (issue 16): first, so that every request is logged and timed, whoever answers it ---
+      useRequestLog((options.logger ?? log).child({ module: "http" })),
+      ...(options.metrics ? [useMetrics(options.metrics.metrics, { serve: options.metrics.serve, token: options.metrics.token })] : []),
+      useReadiness({ db: services.db, ping: services.ping, liveEvents: services.liveEvents, shuttingDown: options.shuttingDown }),
+      useGraphiQLPolicy("/graphql", GRAPHIQL),
+      ...(options.streams ? [options.streams.plugin] : []),
+      // --- end of operations plugins ---
+      // It answers Stripe's raw-body POST itself, before CSRF and GraphQL.
       ...(options.stripeWebhook ? [useStripeWebhook(options.stripeWebhook)] : []),
       // The UI's files (and `/` redirecting to it) and the CSV export: plain
       // HTTP beside GraphQL. The export takes only a bearer token, which a
       // browser never sends cross-site, so it needs no CSRF header.
       useWebApp(options.webApp),
       useTransactionExport(services),
-      useReadinessCheck({
-        endpoint: "/health",
-        check: async () => {
-          await services.ping();
-        },
-      }),
-      // Readiness with its reasons (issue 13): 503 and Retry-After while the database is away.
-      useReadinessCheck({
-        endpoint: "/ready",
-        check: async ({ fetchAPI }) => {
-          const report = await readiness(services);
-          return new fetchAPI.Response(JSON.stringify(report), {
-            status: report.ready ? 200 : 503,
-            headers: { "content-type": "application/json", ...(report.ready ? {} : { "retry-after": String(RETRY_AFTER_SECONDS) }) },
-          });
-        },
-      }),
       // Requests a browser sends cross-site without a CORS preflight (GET,
       // form or text/plain POSTs) must carry this header; JSON POSTs (every
       // client here, GraphiQL included) are preflighted and pass as they are.
@@ -181,13 +195,14 @@ function billingErrorOf(error: unknown): BillingError | undefined {
   return original instanceof BillingError ? original : undefined;
 }
 
+// --- operations (issue 16): logging ---
 /**
- * yoga's logger, except that a BillingError (the caller's mistake, not ours)
- * is no server error, and an unavailable dependency is one warning line, not
- * a stack per request while it lasts.
+ * yoga's messages as JSON lines (src/log.ts), except that a BillingError
+ * (the caller's mistake, not ours) is no server error, and an unavailable
+ * dependency is one warning line, not a stack per request while it lasts.
  */
-function serverLogger(): YogaLogger {
-  const logger = createLogger();
+function serverLogger(base: Logger): YogaLogger {
+  const logger = yogaLogger(base.child({ module: "graphql" }));
   return {
     ...logger,
     error: (...args) => {
@@ -203,3 +218,4 @@ function describe(error: unknown): string {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   return original instanceof Error ? original.message : String(original);
 }
+// --- end of logging ---

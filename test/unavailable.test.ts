@@ -5,7 +5,8 @@ import { GraphQLError } from "graphql";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BillingError } from "../src/billing/shared/errors.js";
-import { readiness, ServiceUnavailableError, unavailableDependency } from "../src/unavailable.js";
+import { readiness } from "../src/http/health.js";
+import { ServiceUnavailableError, unavailableDependency } from "../src/unavailable.js";
 import { createSaldoYoga, maskError } from "../src/yoga.js";
 import { createTestApp, JWT_SECRET, type TestApp } from "./support/app.js";
 
@@ -91,7 +92,7 @@ describe("/ready", () => {
   it("is 200 with each dependency's state while the database answers", async () => {
     const response = await app.yoga.fetch("http://yoga/ready");
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ready: true, database: "ok", liveEvents: "in process" });
+    expect(await response.json()).toEqual({ ready: true, database: "ok", migrations: "ok", liveEvents: "in process", shuttingDown: false });
   });
 
   it("is 503 with Retry-After and the reason (an error code, no host) while the database is unreachable", async () => {
@@ -99,7 +100,7 @@ describe("/ready", () => {
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("2");
     const body = await response.json();
-    expect(body).toEqual({ ready: false, database: "unavailable: ECONNREFUSED", liveEvents: "in process" });
+    expect(body).toMatchObject({ ready: false, database: "unavailable: ECONNREFUSED", liveEvents: "in process" });
     expect(JSON.stringify(body)).not.toContain("10.0.0.1");
   });
 
@@ -111,7 +112,7 @@ describe("/ready", () => {
 
   it("gives up on a database that does not answer within 3 s", async () => {
     const started = Date.now();
-    const report = await readiness({ ping: () => new Promise(() => undefined) });
+    const report = await readiness({ db: app.db.prisma, ping: () => new Promise(() => undefined) });
     expect(report).toMatchObject({ ready: false, database: "unavailable: no answer within 3 s" });
     expect(Date.now() - started).toBeLessThan(10_000);
   });

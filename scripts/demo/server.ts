@@ -18,7 +18,8 @@ export class ServerStartError extends Error {}
 
 /** Starts `src/server.ts` on the embedded database in `dataDir` and waits until /health answers. */
 export async function startServer(dataDir: string, timeoutMs = 180_000): Promise<DemoServer> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", SALDO_DATA_DIR: dataDir };
+  // LOG_LEVEL info at least: the demo reads the port from the server's "listening" line.
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", SALDO_DATA_DIR: dataDir, LOG_LEVEL: "info" };
   // The embedded database, and events in-process: one server, nothing else needed.
   delete env.DATABASE_URL;
   delete env.REDIS_URL;

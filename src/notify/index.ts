@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import { type Db } from "../db/open.js";
 import type { SqlExecutor } from "../db/executor.js";
 import { createMailer, type Mailer } from "./mailer.js";
-import { consoleLogger, createNotifier, type Logger, type Notifier, type NotifierOptions } from "./notifier.js";
+import { createNotifier, defaultLogger, type Logger, type Notifier, type NotifierOptions } from "./notifier.js";
 import { createReportScheduler, type ReportScheduler } from "./scheduler.js";
 
 export * from "./format.js";
@@ -28,6 +28,8 @@ export interface NotificationDeps {
   /** Another mailer than the one SMTP_URL configures (tests). */
   mailer?: Mailer;
   logger?: Logger;
+  /** Told every delivery attempt's outcome (the metrics). */
+  onOutcome?: NotifierOptions["onOutcome"];
   /** Worker settings: interval, retry policy, lease (tests shorten them). */
   worker?: Pick<NotifierOptions, "intervalMs" | "retry" | "leaseMs" | "batchSize">;
   /** Run the monthly report job and its catch-up at start (default true). */
@@ -54,7 +56,7 @@ export interface Notifications {
 let warnedAboutLog = false;
 
 export function startNotifications(deps: NotificationDeps): Notifications {
-  const logger = deps.logger ?? consoleLogger;
+  const logger = deps.logger ?? defaultLogger;
   const timeZone = deps.config.BILLING_TIME_ZONE;
   const ownMailer = !deps.mailer;
   const mailer = deps.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL, from: deps.config.MAIL_FROM });
@@ -62,7 +64,7 @@ export function startNotifications(deps: NotificationDeps): Notifications {
     warnedAboutLog = true;
     logger.warn("SMTP_URL is not set: emails are written to the log, not sent");
   }
-  const notifier = createNotifier({ db: deps.db, sql: deps.sql, mailer, timeZone, now: deps.now, logger, ...deps.worker });
+  const notifier = createNotifier({ db: deps.db, sql: deps.sql, mailer, timeZone, now: deps.now, logger, onOutcome: deps.onOutcome, ...deps.worker });
   const scheduler = createReportScheduler({ db: deps.db, timeZone, now: deps.now, logger, onQueued: () => notifier.kick() });
   notifier.start();
   const ready = deps.monthlyReports === false ? Promise.resolve() : scheduler.start();

@@ -1,6 +1,7 @@
 // Sends emails with nodemailer over SMTP_URL. Without SMTP_URL the "log"
 // transport writes each message to the log instead: never silently lost.
 import nodemailer from "nodemailer";
+import { log } from "../log.js";
 import type { RenderedMail } from "./templates.js";
 
 export interface OutgoingMail extends RenderedMail {
@@ -26,7 +27,7 @@ export interface MailerOptions {
   smtpUrl?: string;
   /** The sender, e.g. "Saldo <billing@example.com>". */
   from: string;
-  /** Where the log transport writes (console.log by default). */
+  /** Where the log transport writes (the process's log by default). */
   log?: (message: string) => void;
   /** SMTP timeouts in ms: connecting, waiting for the greeting, and socket inactivity. */
   timeouts?: { connection?: number; greeting?: number; socket?: number };
@@ -63,14 +64,14 @@ export function createMailer(options: MailerOptions): Mailer {
 }
 
 function logMailer(options: MailerOptions): Mailer {
-  const log = options.log ?? ((message: string) => console.log(message));
+  const write = options.log ?? ((message: string) => log.child({ module: "mail" }).info(message));
   // nodemailer still composes the message (and its Message-ID); it is only not sent.
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true }, { from: options.from });
   return {
     transport: "log",
     async send(mail) {
       const info = await transporter.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
-      log(
+      write(
         [
           `[mail] SMTP_URL is not set: this email was not sent, it is logged here.`,
           `From: ${options.from}`,

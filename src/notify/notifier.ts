@@ -6,6 +6,7 @@
 import type { BillingModel, Mandate, Notification, Prisma } from "@prisma/client";
 import { type Db } from "../db/open.js";
 import type { SqlExecutor } from "../db/executor.js";
+import { log } from "../log.js";
 import type { Mailer, SentMail } from "./mailer.js";
 import type { BalanceWarningPayload, MonthlyReportPayload } from "../billing/shared/outbox.js";
 import { claimDue, type Claim } from "./outbox.js";
@@ -37,10 +38,13 @@ export interface Logger {
   error(message: string): void;
 }
 
-export const consoleLogger: Logger = {
-  info: (m) => console.log(`[notify] ${m}`),
-  warn: (m) => console.warn(`[notify] ${m}`),
-  error: (m) => console.error(`[notify] ${m}`),
+const notifyLog = log.child({ module: "notify" });
+
+/** The process's log (src/log.ts), module "notify". */
+export const defaultLogger: Logger = {
+  info: (m) => notifyLog.info(m),
+  warn: (m) => notifyLog.warn(m),
+  error: (m) => notifyLog.error(m),
 };
 
 export interface NotifierOptions {
@@ -59,6 +63,8 @@ export interface NotifierOptions {
   /** Rows per run at most (default 100); a full batch is followed by another run. */
   batchSize?: number;
   logger?: Logger;
+  /** Told every attempt's outcome (the metrics). */
+  onOutcome?(outcome: DeliveryOutcome): void;
 }
 
 export interface DeliveryOutcome {
@@ -109,7 +115,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const leaseMs = options.leaseMs ?? 10 * 60_000;
   const intervalMs = options.intervalMs ?? 15_000;
   const batchSize = options.batchSize ?? 100;
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? defaultLogger;
 
   let timer: NodeJS.Timeout | null = null;
   let loop: Promise<void> | null = null;
@@ -205,7 +211,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
   async function claimAndAttempt(id?: string): Promise<DeliveryOutcome | null> {
     const at = now();
     const claim = await claimDue(db, { now: at, leaseUntil: new Date(at.getTime() + leaseMs), id });
-    return claim ? attempt(claim) : null;
+    if (!claim) return null;
+    const outcome = await attempt(claim);
+    options.onOutcome?.(outcome);
+    return outcome;
   }
 
   async function runOnce(): Promise<DeliveryOutcome[]> {

@@ -5,7 +5,7 @@
 // restarts and several instances never send a report twice.
 import { Cron } from "croner";
 import { type Db } from "../db/open.js";
-import { consoleLogger, type Logger } from "./notifier.js";
+import { defaultLogger, type Logger } from "./notifier.js";
 import { queueMonthlyReports } from "./outbox.js";
 import { dueReportMonth, REPORT_HOUR } from "./time.js";
 
@@ -36,7 +36,7 @@ export interface ReportScheduler {
 export function createReportScheduler(options: ReportSchedulerOptions): ReportScheduler {
   const { db, timeZone } = options;
   const now = options.now ?? (() => new Date());
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? defaultLogger;
   let job: Cron | null = null;
   // Only for nextRun(): the pattern and zone, without a function (no timer).
   const pattern = new Cron(MONTHLY_REPORT_CRON, { timezone: timeZone });

@@ -15,6 +15,7 @@ import {
 } from "../billing/payments/payments.js";
 import type { BillingContext } from "../billing/shared/context.js";
 import { Decimal } from "../billing/shared/money.js";
+import { log } from "../log.js";
 
 export interface StripeEventLike {
   id: string;
@@ -123,7 +124,7 @@ async function applyCheckout(ctx: BillingContext, event: StripeEventLike, sessio
   if (declared !== undefined && Number.isSafeInteger(session.amount_total) && !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))) {
     // Stripe's amount is what was paid; a mismatch means the session was not
     // created as Saldo asked. Credit what was paid, and say so.
-    console.warn(`[stripe] checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
+    log.warn({ module: "stripe" }, `checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
   }
   return creditPayment(ctx, event, {
     what: `checkout session ${session.id}`,
@@ -246,7 +247,7 @@ async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge:
 
 /** An event Saldo handles but could never book: acknowledged (Stripe stops retrying) and logged, not recorded as handled. */
 function ignore(event: StripeEventLike, reason: string): StripeEventResult {
-  console.warn(`[stripe] event ${event.id} (${event.type}) ignored: ${reason}`);
+  log.warn({ module: "stripe", eventId: event.id, eventType: event.type }, `event ignored: ${reason}`);
   return { outcome: "ignored", transactionIds: [] };
 }
 

@@ -6,7 +6,10 @@
 import type { Plugin } from "graphql-yoga";
 import Stripe from "stripe";
 import { type BillingContext } from "../billing/shared/context.js";
+import { log } from "../log.js";
 import { applyStripeEvent } from "./events.js";
+
+const stripeLog = log.child({ module: "stripe" });
 
 export const STRIPE_WEBHOOK_PATH = "/webhooks/stripe";
 /** Stripe's events are a few kilobytes; anything far larger is not from Stripe. */
@@ -17,10 +20,27 @@ export interface StripeWebhookOptions {
   /** The `stripe` client (its webhooks helper checks signatures); null when STRIPE_SECRET_KEY is not set. */
   stripe: Stripe | null;
   webhookSecret: string | undefined;
+  /** Told each delivery's event type and outcome (the metrics); "unknown" type before the signature is checked. */
+  observe?(eventType: string, outcome: string): void;
 }
 
 /** Handles one request to the webhook path. */
 export async function handleStripeWebhook(request: Request, options: StripeWebhookOptions): Promise<Response> {
+  let eventType = "unknown";
+  let outcome = "rejected";
+  try {
+    const response = await handle(request, options, (type, result) => {
+      eventType = type;
+      outcome = result;
+    });
+    if (response.status === 503) outcome = "not_configured";
+    return response;
+  } finally {
+    options.observe?.(eventType, outcome);
+  }
+}
+
+async function handle(request: Request, options: StripeWebhookOptions, note: (eventType: string, outcome: string) => void): Promise<Response> {
   if (request.method !== "POST") return json(405, { error: "Use POST" }, { allow: "POST" });
   if (!options.webhookSecret) {
     return json(503, { error: "Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET (and STRIPE_SECRET_KEY)" });
@@ -41,10 +61,12 @@ export async function handleStripeWebhook(request: Request, options: StripeWebho
   try {
     if (event.type === "charge.refunded") await withRefunds(event.data.object as Stripe.Charge, options.stripe);
     const result = await applyStripeEvent(options.billing, event as unknown as Parameters<typeof applyStripeEvent>[1]);
-    if (result.outcome !== "unhandled") console.info(`[stripe] event ${event.id} (${event.type}): ${result.outcome}`);
+    note(event.type, result.outcome);
+    if (result.outcome !== "unhandled") stripeLog.info({ eventId: event.id, eventType: event.type, outcome: result.outcome }, `event ${result.outcome}`);
   } catch (error) {
     // The database failed: 500, and Stripe retries the event later.
-    console.error(`[stripe] event ${event.id} (${event.type}) failed:`, error);
+    note(event.type, "failed");
+    stripeLog.error({ eventId: event.id, eventType: event.type, err: error }, "event failed");
     return json(500, { error: "The event could not be processed; Stripe will retry it" });
   }
   return json(200, { received: true });

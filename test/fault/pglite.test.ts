@@ -77,7 +77,7 @@ describe("SIGKILL of a server on the embedded database, restarted at once", () =
       }
       row.notes.push(
         `started again after ${attempts.length} refused start(s), serving ${((Date.now() - since) / 1000).toFixed(1)} s after the kill` +
-          (attempts[0] ? ` (first refusal: ${attempts[0].output.match(/\[saldo\] (.*)/)?.[1]?.slice(0, 90) ?? attempts[0].exit})` : ""),
+          (attempts[0] ? ` (first refusal: ${attempts[0].output.match(/"level":"fatal".*?"msg":"([^"]*)"/)?.[1]?.slice(0, 90) ?? attempts[0].exit})` : ""),
       );
       await load.recovered(20_000);
       await sleep(1_500);

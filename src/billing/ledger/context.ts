@@ -4,7 +4,7 @@
 // the server builds one from its configuration.
 import type { SqlExecutor } from "../../db/executor.js";
 import type { Db } from "../../db/open.js";
-import type { BillingContext } from "../shared/context.js";
+import { NO_METRICS, type BillingContext } from "../shared/context.js";
 import { Decimal } from "../shared/money.js";
 import { MoveQueue, type BatchOptions } from "./batch.js";
 
@@ -16,6 +16,7 @@ export function createBillingContext(
     db: database.prisma,
     sql: database.sql,
     events: options.events ?? { publish: () => undefined },
+    metrics: options.metrics ?? NO_METRICS,
     now: options.now ?? (() => new Date()),
     timeZone: options.timeZone ?? "Europe/Zurich",
     usdToChf: options.usdToChf ?? new Decimal("0.80"),
@@ -24,6 +25,6 @@ export function createBillingContext(
     topUpMax: options.topUpMax ?? new Decimal(10_000),
     moves: { submit: () => Promise.reject(new Error("no move queue")), idle: async () => undefined },
   };
-  ctx.moves = new MoveQueue(ctx, { lanes: 1, maxBatch: 256, ...options.batches });
+  ctx.moves = new MoveQueue(ctx, { lanes: 1, maxBatch: 256, observe: (size) => ctx.metrics.batchSize(size), ...options.batches });
   return ctx;
 }

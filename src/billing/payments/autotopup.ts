@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Prisma, type Settings, type Transaction } from "@prisma/client";
 import { sql, type Sql } from "../../db/sql.js";
+import { log } from "../../log.js";
 import { spendable } from "../ledger/accounts.js";
 import { inBooking } from "../ledger/booking.js";
 import { lockAndRead } from "../ledger/store/reads.js";
@@ -180,7 +181,7 @@ export async function failAutoTopUp(
       RETURNING "accountId", "mandateId", "amount"::text AS "amount"`);
     b.writes.also(...also);
     if (!closed) return false;
-    console.warn(`[auto top-up] ${autoTopUpId} of account ${closed.accountId as string} failed: ${reason}`);
+    log.warn({ module: "auto top-up" }, `${autoTopUpId} of account ${closed.accountId as string} failed: ${reason}`);
     const { account, settings } = await lockAndRead(b.t, { accountId: closed.accountId as string }, b.now, { lock: false });
     if (account && settings) {
       const event: BillingEvent = {
@@ -270,7 +271,7 @@ export function createAutoTopUps(ctx: BillingContext, gateway: PaymentProvider |
     request(accountId: string): void {
       if (!gateway || running.has(accountId)) return;
       const job = run(accountId)
-        .catch((error) => console.error(`[auto top-up] account ${accountId}:`, error))
+        .catch((error) => log.error({ module: "auto top-up", err: error }, `account ${accountId}: ${(error as Error).message}`))
         .finally(() => running.delete(accountId));
       running.set(accountId, job);
     },

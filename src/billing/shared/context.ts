@@ -3,6 +3,7 @@
 // clock; the server builds one from its configuration.
 import type { SqlExecutor, SqlTransaction } from "../../db/executor.js";
 import type { Db } from "../../db/open.js";
+import { log } from "../../log.js";
 import type { Decimal } from "./money.js";
 
 export interface BalanceChangedEvent {
@@ -49,12 +50,38 @@ export interface BillingEvents {
   publish(event: BillingEvent): void;
 }
 
+// --- metrics port (issue 16): what the domain reports, counted by src/metrics.ts ---
+
+/** A kind of money move, as the metrics name it. */
+export type MoneyMoveKind = "credit" | "adjustment" | "transfer" | "usage" | "hold" | "settlement" | "release";
+/** booked: written now; replayed: answered with the first result of the same idempotency key; refused: a userError, nothing written. */
+export type MoneyMoveOutcome = "booked" | "replayed" | "refused";
+
+/**
+ * Where the domain reports what it decided, for the metrics (Prometheus,
+ * src/metrics.ts); the domain never sees prom-client. No-op by default.
+ */
+export interface BillingMetrics {
+  /** A money move was decided; `code` is the refusal's userError code. */
+  moneyMove(kind: MoneyMoveKind, outcome: MoneyMoveOutcome, code?: string): void;
+  /** A call was denied (DenialReason) by a check or a hold. */
+  denial(reason: string, operation: "check" | "hold"): void;
+  /** How many money moves one database transaction carried (the batched write path observes it). */
+  batchSize(moves: number): void;
+}
+
+export const NO_METRICS: BillingMetrics = { moneyMove: () => undefined, denial: () => undefined, batchSize: () => undefined };
+
+// --- end of the metrics port ---
+
 export interface BillingContext {
   /** Prisma, for reads that move no money (lists, views). */
   db: Db;
   /** The raw SQL executor over the same connections: every money move goes through it. */
   sql: SqlExecutor;
   events: BillingEvents;
+  /** What the domain reports for the metrics (NO_METRICS unless the app wires src/metrics.ts). */
+  metrics: BillingMetrics;
   now(): Date;
   /** IANA zone of the statistics' day, month and year boundaries. */
   timeZone: string;
@@ -96,7 +123,7 @@ function publish(ctx: BillingContext, events: BillingEvent[]) {
     try {
       ctx.events.publish(event);
     } catch (error) {
-      console.error("[billing] publishing an event failed:", error);
+      log.error({ module: "billing", err: error }, "publishing an event failed");
     }
   }
 }
