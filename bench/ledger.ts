@@ -1,7 +1,9 @@
 // Ledger throughput on PostgreSQL: debits per second through the real domain
-// function (recordUsage), next to a plain node-postgres baseline of the same
-// shape (BEGIN; INSERT ledger row; UPDATE balance row; COMMIT), measured in
-// the same run against the same fresh database.
+// function (recordUsage, through the group commit of ledger/batch.ts), next
+// to a plain node-postgres baseline of the same shape (BEGIN; INSERT ledger
+// row; UPDATE balance row; COMMIT), measured in the same run against the same
+// fresh database; and Saldo with one move per transaction (maxBatch 1), to
+// show what batching brings.
 //
 //   npm run bench:ledger
 //
@@ -13,28 +15,21 @@
 //   BENCH_WORKERS        concurrent workers, also the size of both pools (default 32)
 //   BENCH_MAX_SECONDS    time bound per Saldo measurement; the baseline then runs
 //                        as many operations as Saldo completed (default 60)
+//   BENCH_LANES          lanes of the group commit (default: as the server with a pool of BENCH_WORKERS)
 //   BENCH_PROFILE_OPS    sequential recordUsage calls of the round-trip profile (default 200, 0 = off)
-//   BENCH_DESIGNS        1 = also measure two designs on (a), next to a baseline of their own
-//                        (see "Design probes" below and bench/README.md)
 //
 // It is a report, not a test: it exits 0 when a ratio is below the target and
 // non-zero only when something fails (including the correctness checks).
-import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Prisma } from "@prisma/client";
 import pg from "pg";
 import { openDatabase, type Database } from "../src/db/open.js";
 import { freshDatabase, runBenchmark, withTimeout } from "./fresh-database.js";
 import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
-import { accountKeysByModel } from "../src/billing/ledger/accounts.js";
-import { Writes } from "../src/billing/ledger/store/writes.js";
-import { lockAndRead } from "../src/billing/ledger/store/reads.js";
 import { creditAccount } from "../src/billing/ledger/credits.js";
 import { upsertMandate } from "../src/billing/mandates/mandates.js";
-import { createBillingContext } from "../src/billing/ledger/context.js";
+import { createBillingContext, defaultLanes } from "../src/billing/ledger/context.js";
 import type { BillingContext } from "../src/billing/shared/context.js";
 import { Decimal } from "../src/billing/shared/money.js";
-import { periodStarts } from "../src/billing/shared/periods.js";
 import { recordUsage } from "../src/billing/usage/record.js";
 
 // ---------------------------------------------------------------- settings
@@ -45,11 +40,13 @@ const WARMUP = intEnv("BENCH_WARMUP", 3000, 0);
 const WORKERS = intEnv("BENCH_WORKERS", 32, 1);
 const MAX_SECONDS = intEnv("BENCH_MAX_SECONDS", 60, 1);
 const PROFILE_OPS = intEnv("BENCH_PROFILE_OPS", 200, 0);
-const DESIGNS = intEnv("BENCH_DESIGNS", 0, 0) > 0;
 const ACCOUNTS = 100;
 const COST = "0.001234";
 const CREDIT = "1000000";
-const TARGET = 0.5;
+/** Issue 15's targets: Saldo's rate over the baseline's, per scenario. */
+const TARGETS: Record<string, number> = { a: 1.0, b: 3.0 };
+/** Lanes of the group commit (default as the server runs them, src/app.ts). */
+const LANES = intEnv("BENCH_LANES", 0, 0) || defaultLanes(WORKERS);
 const PROVIDER = "openai";
 const MODEL = "gpt-bench";
 
@@ -280,96 +277,6 @@ function baselineOp(pool: pg.Pool, scenario: Scenario) {
   };
 }
 
-// ---------------------------------------------------------- design probes
-// BENCH_DESIGNS=1: what the debit would cost in two other shapes, to decide
-// where the remaining distance to the baseline in (a) can come from. Neither
-// is Saldo's code path; both book real debits on the (a) mandates (counted
-// in the correctness checks).
-//
-// - "statements only": Saldo's own SQL (src/billing/store.ts: the lock and
-//   read, then the ledger row, the account and the rollups with COMMIT)
-//   with the least TypeScript between them: no validation, idempotency
-//   hash, rules, warnings or events. The floor of the current design.
-// - "one SQL call": a PL/pgSQL prototype, created in the benchmark's own
-//   database only, that locks, reads, checks what may be spent and writes
-//   the same rows in one statement and one round trip: the debit's rules
-//   would live in the database. It skips what the real path also does
-//   (warnings, auto top-up, provider checks), so it flatters itself a bit.
-
-const PROTOTYPE_DEBIT = `CREATE FUNCTION bench_prototype_debit(p_mandate text, p_key text, p_cost numeric, p_now timestamp(3), p_id text,
-  p_day date, p_month date, p_year date, p_provider text, p_feature text) RETURNS jsonb LANGUAGE plpgsql AS $f$
-DECLARE s "Settings"; a "BillingAccount"; held numeric; e record; new_balance numeric;
-BEGIN
-  SELECT * INTO s FROM "Settings" WHERE "mandateId" = p_mandate;
-  PERFORM pg_advisory_xact_lock(hashtextextended(x."id", 0)) FROM "BillingAccount" x WHERE x."mandateId" = p_mandate AND x."accountKey" = 'mandate';
-  SELECT * INTO a FROM "BillingAccount" WHERE "mandateId" = p_mandate AND "accountKey" = 'mandate' FOR NO KEY UPDATE;
-  SELECT "id", "requestHash" INTO e FROM "Transaction" WHERE "accountId" = a."id" AND "idempotencyKey" = p_key;
-  IF FOUND THEN RETURN jsonb_build_object('replayed', e."id"); END IF;
-  SELECT coalesce(sum("amount"), 0) INTO held FROM "UsageAuthorization" WHERE "accountId" = a."id" AND "status" = 'ACTIVE' AND "expiresAt" > p_now;
-  IF NOT a."enabled" THEN RETURN '{"denied": "ACCOUNT_DISABLED"}'; END IF;
-  IF s."blockOnZeroBalance" AND a."balance" - held < p_cost THEN RETURN '{"denied": "INSUFFICIENT_BALANCE"}'; END IF;
-  new_balance := a."balance" - p_cost;
-  INSERT INTO "Transaction" ("id", "accountId", "mandateId", "sequence", "transactionType", "amount", "delta", "balanceAfter",
-    "description", "aicoreProvider", "aicoreModel", "idempotencyKey", "requestHash", "createdAt")
-  VALUES (p_id, a."id", p_mandate, a."sequence" + 1, 'DEBIT', p_cost, -p_cost, new_balance, 'prototype', p_provider, '${MODEL}', p_key, md5(p_key), p_now);
-  UPDATE "BillingAccount" SET "balance" = new_balance, "sequence" = a."sequence" + 1, "updatedAt" = p_now WHERE "id" = a."id";
-  INSERT INTO "UsageStatistics" AS u ("id", "accountId", "mandateId", "periodType", "periodStart", "totalCost", "transactionCount",
-    "costByProvider", "costByFeature", "updatedAt")
-  SELECT gen_random_uuid()::text, a."id", p_mandate, p."periodType", p."periodStart", p_cost, 1,
-    jsonb_build_object(p_provider, p_cost::text), jsonb_build_object(p_feature, p_cost::text), now()
-  FROM (VALUES ('DAY'::"PeriodType", p_day), ('MONTH', p_month), ('YEAR', p_year)) p("periodType", "periodStart")
-  ON CONFLICT ("accountId", "periodType", "periodStart") DO UPDATE SET
-    "totalCost" = u."totalCost" + EXCLUDED."totalCost", "transactionCount" = u."transactionCount" + 1,
-    "costByProvider" = u."costByProvider" || jsonb_build_object(p_provider,
-      ((coalesce((u."costByProvider" ->> p_provider)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
-    "costByFeature" = u."costByFeature" || jsonb_build_object(p_feature,
-      ((coalesce((u."costByFeature" ->> p_feature)::numeric, 0) + EXCLUDED."totalCost")::numeric(18, 6))::text),
-    "updatedAt" = now();
-  RETURN jsonb_build_object('id', p_id, 'balance', new_balance::text, 'sequence', a."sequence" + 1);
-END $f$`;
-
-function statementsOnlyOp(ctx: BillingContext, db: Database, scenario: Scenario, keyPrefix: string) {
-  const executor = db.sql;
-  const cost = new Decimal(COST);
-  return async (i: number) => {
-    const mandateId = scenario.mandates[i % scenario.mandates.length];
-    const key = `${keyPrefix}-${i}`;
-    const now = ctx.now();
-    await executor.transaction(async (t) => {
-      const { account } = await lockAndRead(t, { mandateId, accountKeys: accountKeysByModel(null) }, now, { entryKey: { scope: "USAGE", key } });
-      if (!account) throw new Error(`no account for ${mandateId}`);
-      account.balance = account.balance.minus(cost);
-      account.sequence += 1;
-      const writes = Writes.on(t, now);
-      writes.entry({
-        id: randomUUID(), accountId: account.id, mandateId, sequence: account.sequence, transactionType: "DEBIT",
-        amount: new Prisma.Decimal(COST), delta: new Prisma.Decimal(COST).negated(), balanceAfter: new Prisma.Decimal(account.balance.toString()),
-        description: "statements only", referenceType: null, referenceId: null, workflowId: null, featureInstanceId: null,
-        featureCode: null, aicoreProvider: PROVIDER, aicoreModel: MODEL, createdByUserId: null, processingTime: null,
-        bytesSent: null, bytesReceived: null, errorCount: null, idempotencyKey: key, idempotencyScope: "USAGE", requestHash: key, createdAt: now,
-      });
-      writes.account(account);
-      writes.rollup({ accountId: account.id, mandateId, cost, provider: PROVIDER, feature: "unknown", starts: periodStarts(now, ctx.timeZone) });
-    });
-    debitsPerMandate.set(mandateId, (debitsPerMandate.get(mandateId) ?? 0) + 1);
-  };
-}
-
-function oneCallOp(ctx: BillingContext, pool: pg.Pool, scenario: Scenario, keyPrefix: string) {
-  return async (i: number) => {
-    const mandateId = scenario.mandates[i % scenario.mandates.length];
-    const now = ctx.now();
-    const starts = periodStarts(now, ctx.timeZone);
-    const { rows } = await pool.query<{ result: { id?: string } }>({
-      name: "bench_prototype_debit",
-      text: "SELECT bench_prototype_debit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS result",
-      values: [mandateId, `${keyPrefix}-${i}`, COST, now.toISOString(), randomUUID(), starts.DAY, starts.MONTH, starts.YEAR, PROVIDER, "unknown"],
-    });
-    if (!rows[0].result.id) throw new Error(`prototype debit ${keyPrefix}-${i} was not booked: ${JSON.stringify(rows[0].result)}`);
-    debitsPerMandate.set(mandateId, (debitsPerMandate.get(mandateId) ?? 0) + 1);
-  };
-}
-
 // ------------------------------------------------------------ correctness
 
 interface Check {
@@ -535,7 +442,9 @@ async function main(): Promise<number> {
   await basePool.query(`INSERT INTO bench_ledger (account_id, delta) SELECT unnest($1::int[]), $2::numeric`, [baseRows, CREDIT]);
 
   saldoDb = await openDatabase({ databaseUrl: dbUrl, poolSize: WORKERS });
-  const ctx = createBillingContext(saldoDb, { events: { publish: () => undefined } });
+  const ctx = createBillingContext(saldoDb, { batches: { lanes: LANES } });
+  // The same rules, one move per transaction: what the group commit is measured against.
+  const unbatched = createBillingContext(saldoDb, { batches: { lanes: WORKERS, maxBatch: 1 } });
 
   // Mandates (PREPAY_MANDATE, one shared account each), credited generously.
   const setupStarted = performance.now();
@@ -565,7 +474,7 @@ async function main(): Promise<number> {
   }
 
   // Measurements: Saldo first, then the baseline with the same number of operations.
-  const results: { scenario: Scenario; saldo: Run; baseline: Run; ids: [string, string] }[] = [];
+  const results: { scenario: Scenario; saldo: Run; baseline: Run; single: Run; ids: [string, string] }[] = [];
   const maxLedgerId = async (pool: pg.Pool) =>
     (await pool.query<{ max: string }>(`SELECT coalesce(max(id), 0)::text AS max FROM bench_ledger`)).rows[0].max;
   // Each measurement starts right after a checkpoint:
@@ -581,42 +490,10 @@ async function main(): Promise<number> {
     const before = await maxLedgerId(basePool);
     await checkpoint();
     const baseline = await runWorkers(saldo.ops, WORKERS, 600, baselineOp(basePool, scenario));
-    results.push({ scenario, saldo, baseline, ids: [before, await maxLedgerId(basePool)] });
-  }
-
-  // Design probes on (a), each measured right after a checkpoint, with a
-  // baseline of their own in the same stretch of the run.
-  let designReport: string | undefined;
-  if (DESIGNS) {
-    log("Measuring the design probes on (a) ...");
-    await basePool.query(PROTOTYPE_DEBIT);
-    const paths: [string, (prefix: string) => (i: number) => Promise<void>][] = [
-      ["Saldo recordUsage", (prefix) => saldoOp(ctx, spread, prefix)],
-      ["statements only (Saldo's SQL, least TypeScript)", (prefix) => statementsOnlyOp(ctx, saldoDb!, spread, prefix)],
-      ["one SQL call (PL/pgSQL prototype)", (prefix) => oneCallOp(ctx, basePool!, spread, prefix)],
-      ["baseline", () => baselineOp(basePool!, spread)],
-    ];
-    for (const [i, [, op]] of paths.entries()) await runWorkers(WARMUP, WORKERS, 600, op(`design-warm-${i}`));
-    const runs: [string, Run][] = [];
-    for (const [label, op] of paths) {
-      await checkpoint();
-      runs.push([label, await runWorkers(OPS, WORKERS, 600, op(`design-${runs.length}`))]);
-    }
-    const baseRate = runs.at(-1)![1].ops / runs.at(-1)![1].seconds;
-    designReport = [
-      `Design probes, (a) ${ACCOUNTS} accounts, ${OPS} debits each, ${WORKERS} workers (ratio against the baseline measured with them):`,
-      table(
-        ["path", "ops/s", "ratio", "Node CPU ms/op", "machine CPU busy"],
-        runs.map(([label, run]) => [
-          label,
-          fmt(run.ops / run.seconds),
-          fmt(run.ops / run.seconds / baseRate, 2),
-          fmt(run.nodeCpuMsPerOp, 2),
-          run.machineBusy === null ? "n/a" : `${fmt(run.machineBusy * 100)} %`,
-        ]),
-        [false, true, true, true, true],
-      ),
-    ].join("\n");
+    const ids: [string, string] = [before, await maxLedgerId(basePool)];
+    await checkpoint();
+    const single = await runWorkers(saldo.ops, WORKERS, MAX_SECONDS, saldoOp(unbatched, scenario, `single-${scenario.id}`));
+    results.push({ scenario, saldo, baseline, single, ids });
   }
 
   // Where the time of one recordUsage goes: sequential calls with every SQL statement counted.
@@ -681,27 +558,27 @@ async function main(): Promise<number> {
 
   // Report.
   log("");
-  log(`Debits per second, ${WORKERS} concurrent workers (PostgreSQL ${await serverVersion(basePool)}):`);
+  log(`Debits per second, ${WORKERS} concurrent workers, ${LANES} lanes of group commit (PostgreSQL ${await serverVersion(basePool)}):`);
   log(
     table(
-      ["scenario", "ops", "Saldo s", "Saldo ops/s", "baseline s", "baseline ops/s", "ratio", "target", "result"],
-      results.map(({ scenario, saldo, baseline }) => {
-        const saldoRate = saldo.ops / saldo.seconds;
+      ["scenario", "ops", "Saldo ops/s", "baseline ops/s", "ratio", "target", "result", "Saldo, a transaction per move", "its ratio"],
+      results.map(({ scenario, saldo, baseline, single }) => {
         const baseRate = baseline.ops / baseline.seconds;
-        const ratio = saldoRate / baseRate;
+        const ratio = saldo.ops / saldo.seconds / baseRate;
+        const target = TARGETS[scenario.id];
         return [
           scenario.label,
           String(saldo.ops),
-          fmt(saldo.seconds, 2),
-          fmt(saldoRate),
-          fmt(baseline.seconds, 2),
+          fmt(saldo.ops / saldo.seconds),
           fmt(baseRate),
           fmt(ratio, 2),
-          `≥ ${TARGET.toFixed(2)}`,
-          ratio >= TARGET ? "PASS" : "BELOW",
+          `≥ ${target.toFixed(2)}`,
+          ratio >= target ? "PASS" : "BELOW",
+          fmt(single.ops / single.seconds),
+          fmt(single.ops / single.seconds / baseRate, 2),
         ];
       }),
-      [false, true, true, true, true, true, true, false, false],
+      [false, true, true, true, true, false, false, true, true],
     ),
   );
   log("");
@@ -709,11 +586,12 @@ async function main(): Promise<number> {
   log(
     table(
       ["scenario", "path", "p50 ms", "p99 ms", "Node CPU ms/op", "machine CPU busy"],
-      results.flatMap(({ scenario, saldo, baseline }) =>
+      results.flatMap(({ scenario, saldo, baseline, single }) =>
         (
           [
             ["Saldo", saldo],
             ["baseline", baseline],
+            ["Saldo, a transaction per move", single],
           ] as const
         ).map(([path, run]) => [
           scenario.label,
@@ -730,10 +608,6 @@ async function main(): Promise<number> {
   if (profileReport) {
     log("");
     log(profileReport);
-  }
-  if (designReport) {
-    log("");
-    log(designReport);
   }
   log("");
   log("Correctness after the run:");

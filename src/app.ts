@@ -3,7 +3,7 @@
 import { ensureRootMandate } from "./billing/mandates/mandates.js";
 import { createAutoTopUps, type AutoTopUps } from "./billing/payments/autotopup.js";
 import { seedPriceCatalog } from "./billing/pricing/pricing.js";
-import { createBillingContext } from "./billing/ledger/context.js";
+import { createBillingContext, defaultLanes } from "./billing/ledger/context.js";
 import type { BillingContext, BillingEvents } from "./billing/shared/context.js";
 import { expireHolds } from "./billing/usage/holds.js";
 import type { Config } from "./config.js";
@@ -94,7 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     topUpMax: config.TOPUP_MAX_CHF,
     // A lane holds one connection while its batch runs: on PostgreSQL half
     // the pool, so reads always find one; PGlite has one connection.
-    batches: { lanes: database.kind === "pglite" ? 1 : Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)) },
+    batches: { lanes: database.kind === "pglite" ? 1 : defaultLanes(config.DATABASE_POOL_SIZE) },
   });
   const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
   const payments = stripe ? stripeProvider(stripe) : null;

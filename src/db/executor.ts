@@ -236,6 +236,16 @@ export function prismaExecutor(prisma: PrismaClient): SqlExecutor {
 
 /** A unique index refused a row (SQLSTATE 23505), through any of the transports. */
 export function isUniqueViolation(error: unknown): boolean {
+  return hasSqlState(error, ["23505"]);
+}
+
+/** A lock waited for longer than lock_timeout (55P03), or a statement outlived statement_timeout (57014). */
+export function isLockTimeout(error: unknown): boolean {
+  return hasSqlState(error, ["55P03", "57014"]);
+}
+
+function hasSqlState(error: unknown, codes: string[]): boolean {
   const e = error as { code?: unknown; meta?: { code?: unknown }; cause?: unknown } | null;
-  return e?.code === "23505" || e?.meta?.code === "23505" || (e?.cause !== undefined && e.cause !== error && isUniqueViolation(e.cause));
+  const code = e?.code ?? e?.meta?.code;
+  return (typeof code === "string" && codes.includes(code)) || (e?.cause !== undefined && e.cause !== error && hasSqlState(e.cause, codes));
 }

@@ -20,8 +20,15 @@
 // lane, a lane runs one batch at a time, and so one mandate's accounts (and
 // one slow or locked account) hold at most one connection, whatever the
 // load. The number of lanes leaves the rest of the pool to reads.
+//
+// An account locked elsewhere for long (a batch that waited lock_timeout)
+// must not hold up the other mandates of its lane: the moves of a batch that
+// timed out run again grouped by mandate, a mandate whose moves time out
+// again is refused as unavailable and put in quarantine, and the moves of a
+// mandate in quarantine queue in a lane of their own until one of them
+// commits.
 import type { Settings } from "@prisma/client";
-import { isUniqueViolation } from "../../db/executor.js";
+import { isLockTimeout, isUniqueViolation } from "../../db/executor.js";
 import type { Sql, SqlRow } from "../../db/sql.js";
 import { inTransaction, type BillingContext, type BillingEvent } from "../shared/context.js";
 import { BillingError, notFound } from "../shared/errors.js";
@@ -85,6 +92,9 @@ interface Lane {
 /** The queue of a billing context's money moves, in lanes. */
 export class MoveQueue {
   private readonly lanes: Lane[];
+  /** The lane of the mandates in quarantine (whose account waited lock_timeout). */
+  private readonly quarantine: Lane = { queue: [], running: null };
+  private readonly quarantined = new Set<string>();
 
   constructor(
     private readonly ctx: BillingContext,
@@ -95,7 +105,8 @@ export class MoveQueue {
 
   submit<R>(move: Move<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const lane = this.lanes[laneOf(move.plan.mandateId, this.lanes.length)];
+      const { mandateId } = move.plan;
+      const lane = this.quarantined.has(mandateId) ? this.quarantine : this.lanes[laneOf(mandateId, this.lanes.length)];
       lane.queue.push({ move: move as Move<unknown>, resolve: resolve as (value: unknown) => void, reject });
       if (!lane.running) lane.running = this.drain(lane);
     });
@@ -103,7 +114,8 @@ export class MoveQueue {
 
   /** Resolves when no move is queued or in flight. */
   async idle(): Promise<void> {
-    while (this.lanes.some((lane) => lane.running)) await Promise.all(this.lanes.map((lane) => lane.running));
+    const all = [...this.lanes, this.quarantine];
+    while (all.some((lane) => lane.running)) await Promise.all(all.map((lane) => lane.running));
   }
 
   private async drain(lane: Lane): Promise<void> {
@@ -112,21 +124,46 @@ export class MoveQueue {
     try {
       while (lane.queue.length > 0) {
         const batch = lane.queue.splice(0, this.options.maxBatch);
-        await this.run(batch);
+        const runnable = lane === this.quarantine ? batch : batch.filter((queued) => !this.divertIfQuarantined(queued));
+        if (runnable.length > 0) await this.run(runnable);
       }
     } finally {
       lane.running = null;
     }
   }
 
-  /** Runs a batch; when it fails as a whole, each move again on its own. */
+  /** Moves a move queued before its mandate went into quarantine to the quarantine's lane. */
+  private divertIfQuarantined(queued: Queued): boolean {
+    if (!this.quarantined.has(queued.move.plan.mandateId)) return false;
+    this.quarantine.queue.push(queued);
+    this.quarantine.running ??= this.drain(this.quarantine);
+    return true;
+  }
+
+  /** Runs a batch; when it fails as a whole, each move again on its own (or, after a lock timeout, each mandate's moves). */
   private async run(batch: Queued[], attempt = 1): Promise<void> {
     try {
       const outcomes = await runBatch(this.ctx, batch.map((q) => q.move));
       this.options.observe?.(batch.length);
+      for (const queued of batch) this.quarantined.delete(queued.move.plan.mandateId);
       outcomes.forEach((outcome, i) => ("error" in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.value)));
     } catch (error) {
-      if (batch.length > 1) {
+      if (isLockTimeout(error)) {
+        // Not one move's fault: an account is held elsewhere. Retrying its
+        // moves one by one would wait lock_timeout for each of them.
+        const byMandate = new Map<string, Queued[]>();
+        for (const queued of batch) {
+          const group = byMandate.get(queued.move.plan.mandateId);
+          if (group) group.push(queued);
+          else byMandate.set(queued.move.plan.mandateId, [queued]);
+        }
+        if (byMandate.size === 1) {
+          this.quarantined.add(batch[0].move.plan.mandateId);
+          for (const queued of batch) queued.reject(error);
+        } else {
+          for (const group of byMandate.values()) await this.run(group);
+        }
+      } else if (batch.length > 1) {
         for (const queued of batch) await this.run([queued]);
       } else if (isUniqueViolation(error) && attempt < 3) {
         // A move alone that lost a race on a key (or on opening an account)

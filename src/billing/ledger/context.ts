@@ -28,3 +28,11 @@ export function createBillingContext(
   ctx.moves = new MoveQueue(ctx, { lanes: 1, maxBatch: 256, observe: (size) => ctx.metrics.batchSize(size), ...options.batches });
   return ctx;
 }
+
+/**
+ * How many lanes of group commit a pool of `poolSize` connections runs by
+ * default: half of it, so reads always find a connection.
+ */
+export function defaultLanes(poolSize: number): number {
+  return Math.max(1, Math.floor(poolSize / 2));
+}

@@ -12,7 +12,7 @@ import type { BillingContext } from "../../../src/billing/shared/context.js";
 import { MAX_BALANCE } from "../../../src/billing/shared/money.js";
 import { authorizeUsage, releaseUsage, settleUsage } from "../../../src/billing/usage/holds.js";
 import { recordUsage } from "../../../src/billing/usage/record.js";
-import type { SqlExecutor } from "../../../src/db/executor.js";
+import { isLockTimeout, type SqlExecutor } from "../../../src/db/executor.js";
 import { balanceOf, createMandate, expectLedgerInvariants, testBilling, type TestBilling } from "../../support/billing.js";
 import { createTestDatabase, type TestDatabase } from "../../support/db.js";
 
@@ -183,3 +183,56 @@ describe("a batch that fails", () => {
     await expectLedgerInvariants(db.prisma);
   });
 });
+
+describe("an account locked elsewhere (its batch waited lock_timeout)", () => {
+  it("holds up only its own mandate: the others of its lane are booked, its moves are refused, and it queues apart until it commits again", async () => {
+    const locked = await createMandate(t.ctx, "PREPAY_MANDATE");
+    const other = await createMandate(t.ctx, "PREPAY_MANDATE");
+    for (const mandateId of [locked, other]) await creditAccount(t.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
+    // A transaction whose reads name the locked mandate fails as a lock wait
+    // past lock_timeout would (SQLSTATE 55P03), while `held` is set.
+    let held = true;
+    const batches: string[][] = [];
+    const sql: SqlExecutor = {
+      read: (statement) => db.sql.read(statement),
+      transaction: (work) =>
+        db.sql.transaction((tx) =>
+          work({
+            ...tx,
+            query: async (...statements) => {
+              const named = [locked, other].filter((m) => statements.some((s) => s.values.some((v) => v?.includes(m))));
+              if (statements.some((s) => s.text.includes("FOR NO KEY UPDATE"))) batches.push(named);
+              if (held && named.includes(locked)) throw Object.assign(new Error("canceling statement due to lock timeout"), { code: "55P03" });
+              return tx.query(...statements);
+            },
+          }),
+        ),
+    };
+    const ctx = createBillingContext({ prisma: db.prisma, sql }, { now: t.ctx.now, batches: { lanes: 1 } });
+    const spend = (mandateId: string, key: string) => recordUsage(ctx, { mandateId, ...openai, cost: "1", idempotencyKey: key });
+
+    const first = await Promise.allSettled([spend(locked, "l1"), spend(other, "o1"), spend(locked, "l2"), spend(other, "o2")]);
+    expect(first.map((r) => r.status)).toEqual(["rejected", "fulfilled", "rejected", "fulfilled"]);
+    expect(isLockTimeout((first[0] as PromiseRejectedResult).reason)).toBe(true);
+    // The batch of four; then each mandate's moves together (not each move alone).
+    expect(batches).toEqual([[locked, other], [locked], [other]]);
+
+    // In quarantine: the locked mandate's moves no longer share a batch with the others'.
+    batches.length = 0;
+    const second = await Promise.allSettled([spend(other, "o3"), spend(locked, "l3"), spend(other, "o4")]);
+    expect(second.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(batches).toEqual(expect.arrayContaining([[other], [locked]]));
+    expect(batches).toHaveLength(2);
+
+    // The lock is gone: its next move commits, and the mandate is back in its lane.
+    held = false;
+    batches.length = 0;
+    await spend(locked, "l4");
+    await Promise.all([spend(locked, "l5"), spend(other, "o5")]);
+    expect(batches).toEqual([[locked], [locked, other]]);
+    expect(await balanceOf(db.prisma, locked)).toBe("98.000000");
+    expect(await balanceOf(db.prisma, other)).toBe("95.000000");
+    await expectLedgerInvariants(db.prisma);
+  });
+});
+
