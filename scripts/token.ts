@@ -1,5 +1,6 @@
 // Prints a development token: npm run token -- --role SYSADMIN [--mandate m1 --mandate m2] [--user u1]
 import { parseArgs } from "node:util";
+import { decodeJwt } from "jose";
 import { ROLES, signToken, type Role } from "../src/auth.js";
 import { loadConfig } from "../src/config.js";
 
@@ -26,6 +27,11 @@ if (roles.length === 0 || unknown.length > 0) {
   process.exit(2);
 }
 const config = loadConfig();
-console.log(
-  await signToken({ roles: roles as Role[], mandateIds: values.mandate ?? [], userId: values.user ?? null }, config.JWT_SECRET, values.expires),
-);
+const token = await signToken({ roles: roles as Role[], mandateIds: values.mandate ?? [], userId: values.user ?? null }, config.JWT_SECRET, values.expires);
+// The server refuses tokens that live longer than JWT_MAX_TTL: say so now rather than at the first request.
+const { exp, iat } = decodeJwt(token);
+if (exp! - iat! > config.JWT_MAX_TTL) {
+  console.error(`--expires ${values.expires} is longer than JWT_MAX_TTL (${config.JWT_MAX_TTL} s): the server would refuse this token`);
+  process.exit(2);
+}
+console.log(token);

@@ -104,6 +104,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     billing,
     pubsub: live.pubsub,
     jwtSecret: config.JWT_SECRET,
+    jwtMaxTtlSeconds: config.JWT_MAX_TTL,
     payments,
     ping: database.ping,
     liveEvents: live.status,
@@ -117,6 +118,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     shuttingDown: () => shuttingDown,
     streams,
     metrics: { metrics, serve: config.METRICS_PORT === undefined, token: config.METRICS_TOKEN },
+    production: config.NODE_ENV === "production",
+    graphiql: config.GRAPHIQL,
+    corsOrigins: config.CORS_ORIGINS,
   });
   // Expired holds stop counting at once; the sweep only records their status.
   // It also sends automatic top-ups whose charge was cut off by a stop.

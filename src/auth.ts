@@ -1,7 +1,7 @@
 // Who is calling: a bearer JWT (HS256, JWT_SECRET) carrying the user id,
 // roles and mandates. The permission rules of the spec's Roles section are
 // the functions below, used by every field's authScopes.
-import { jwtVerify, SignJWT } from "jose";
+import { jwtVerify, SignJWT, type JWTPayload } from "jose";
 import { z } from "zod";
 
 export const ROLES = ["SYSADMIN", "MANDATE_ADMIN", "USER", "SERVICE"] as const;
@@ -11,7 +11,12 @@ export interface Caller {
   userId: string | null;
   roles: Role[];
   mandateIds: string[];
+  /** When the token expires (every token does): live subscriptions end then. */
+  expiresAt?: Date;
 }
+
+/** The longest a token may live, from when it was issued (or from now when it does not say), unless JWT_MAX_TTL says otherwise. */
+export const DEFAULT_MAX_TOKEN_TTL_SECONDS = 24 * 3600;
 
 const claims = z.object({
   sub: z.string().min(1).optional(),
@@ -21,18 +26,25 @@ const claims = z.object({
 
 export class AuthenticationError extends Error {}
 
-export async function verifyToken(token: string, secret: string): Promise<Caller> {
-  let payload: unknown;
+export async function verifyToken(token: string, secret: string, maxTtlSeconds: number = DEFAULT_MAX_TOKEN_TTL_SECONDS): Promise<Caller> {
+  let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ["HS256"] }));
   } catch (error) {
     throw new AuthenticationError(`Invalid token: ${(error as Error).message}`);
   }
+  // A token without exp would be good forever, a stolen one too.
+  if (typeof payload.exp !== "number") throw new AuthenticationError("Invalid token: it has no exp claim; every token must expire");
+  const now = Math.floor(Date.now() / 1000);
+  const lifetime = payload.exp - Math.min(typeof payload.iat === "number" ? payload.iat : now, now);
+  if (lifetime > maxTtlSeconds) {
+    throw new AuthenticationError(`Invalid token: it lives ${lifetime} s, longer than the ${maxTtlSeconds} s a token may (JWT_MAX_TTL)`);
+  }
   const parsed = claims.safeParse(payload);
   if (!parsed.success) {
     throw new AuthenticationError(`Invalid token claims: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
   }
-  return { userId: parsed.data.sub ?? null, roles: parsed.data.roles, mandateIds: parsed.data.mandateIds };
+  return { userId: parsed.data.sub ?? null, roles: parsed.data.roles, mandateIds: parsed.data.mandateIds, expiresAt: new Date(payload.exp * 1000) };
 }
 
 export async function signToken(
@@ -102,7 +114,8 @@ export class ForbiddenError extends Error {}
  */
 export function readableUserId(caller: Caller | null, mandateId: string, requested: string | null | undefined): string | null {
   if (can.administerMandate(caller, mandateId)) return requested ?? null;
-  if (has(caller, "USER") && member(caller, mandateId) && caller?.userId) {
+  if (has(caller, "USER") && member(caller, mandateId)) {
+    if (!caller?.userId) throw new ForbiddenError("The token has role USER but no user id: a USER token must name its user in sub");
     if (requested && requested !== caller.userId) throw new ForbiddenError("A user may only read their own account");
     return caller.userId;
   }

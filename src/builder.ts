@@ -1,6 +1,8 @@
 // The Pothos schema builder: plugins and scalars, no types (those live in
-// src/schema/<domain>.ts). Scope-auth comes first so it guards every field.
+// src/schema/<domain>.ts). Scope-auth comes first so it guards every field;
+// complexity gives every field its cost (src/schema/cost.ts).
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { Prisma } from "@prisma/client";
@@ -10,6 +12,8 @@ import { can } from "./auth.js";
 import { type Decimal } from "./billing/shared/money.js";
 import type { Context } from "./context.js";
 import type PrismaTypes from "./generated/pothos-prisma-types.js";
+import { defaultFieldCost } from "./schema/cost.js";
+import InputChecksPlugin from "./schema/inputs.js";
 import { getDatamodel } from "./generated/pothos-prisma-types.js";
 
 export const builder = new SchemaBuilder<{
@@ -32,7 +36,12 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin, PrismaPlugin],
+  // Input checks last: they run after the caller is authorized (src/schema/inputs.ts).
+  plugins: [ScopeAuthPlugin, PrismaPlugin, ComplexityPlugin, InputChecksPlugin],
+  // Each field's cost (src/schema/cost.ts). The limit is checked once per
+  // operation before it runs (useQueryCost in src/yoga.ts), not by the
+  // plugin's own per-resolver check.
+  complexity: { fieldComplexity: defaultFieldCost, disabled: true },
   scopeAuth: {
     authScopes: (ctx) => ({
       authenticated: ctx.caller !== null,

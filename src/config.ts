@@ -2,6 +2,7 @@
 // wrong value stops the server with a message that names the variable.
 import { z } from "zod";
 import { Decimal } from "./billing/shared/money.js";
+import { parseCorsOrigins } from "./http/cors.js";
 import { LOG_FORMATS, LOG_LEVELS } from "./log.js";
 
 const DEV_JWT_SECRET = "saldo-development-secret-change-me-0123456789";
@@ -31,6 +32,25 @@ const schema = z
     DATABASE_POOL_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     SALDO_DATA_DIR: z.string().min(1).default("./data"),
     JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+    // The longest a token may live: seconds, or a number with s, m, h or d. At most 7 days (a subscription's end is a timer).
+    JWT_MAX_TTL: z
+      .string()
+      .trim()
+      .regex(/^\d+\s*[smhd]?$/, "JWT_MAX_TTL must be a duration such as 24h, 30m, 3600 (seconds) or 7d")
+      .transform((v) => Number(v.replace(/\D/g, "")) * { s: 1, m: 60, h: 3600, d: 86_400 }[/[smhd]$/.exec(v)?.[0] ?? "s"]!)
+      .pipe(z.number().int().min(1, "JWT_MAX_TTL must be at least 1 second").max(7 * 86_400, "JWT_MAX_TTL must be at most 7d"))
+      .prefault("24h"),
+    // GraphiQL in production (it is always served otherwise); introspection still needs a token there.
+    GRAPHIQL: z.enum(["true", "false"], "GRAPHIQL must be true or false").transform((v) => v === "true").optional(),
+    // Origins whose pages may read answers (CORS), besides Saldo's own and, in development, localhost.
+    CORS_ORIGINS: z
+      .string()
+      .transform((value, ctx) => {
+        const origins = parseCorsOrigins(value);
+        if (typeof origins === "string") ctx.addIssue({ code: "custom", message: `CORS_ORIGINS: ${origins}` });
+        return typeof origins === "string" ? [] : origins;
+      })
+      .prefault(""),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, "REDIS_URL must start with redis://").optional(),
     BILLING_TIME_ZONE: z
       .string()
@@ -45,7 +65,6 @@ const schema = z
     TOPUP_MAX_CHF: decimalString("TOPUP_MAX_CHF").prefault("10000"),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://").optional(),
     MAIL_FROM: z.string().default("Saldo <billing@saldo.local>"),
-    // --- operations (issue 16) ---
     /** How long in-flight requests may take to finish after SIGTERM before their connections are cut. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
@@ -55,7 +74,6 @@ const schema = z
     /** Read by src/log.ts before the configuration exists; validated here so that a typo stops the server. */
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     LOG_FORMAT: z.enum(LOG_FORMATS).optional(),
-    // --- end of operations ---
   })
   .transform((env, ctx) => {
     if (!env.JWT_SECRET && env.NODE_ENV === "production") {

@@ -16,6 +16,8 @@ export interface AppServices {
   billing: BillingContext;
   pubsub: SaldoPubSub;
   jwtSecret: string;
+  /** The longest lifetime of a token in seconds (JWT_MAX_TTL); default 24 h. */
+  jwtMaxTtlSeconds?: number;
   /** null when no payment provider is configured. */
   payments: PaymentProvider | null;
 }
@@ -46,12 +48,12 @@ export function createLoaders(db: Db, billing: BillingContext) {
 }
 
 /** Reads the bearer token; a missing one leaves the caller anonymous, a bad one is rejected. */
-export async function authenticate(authorization: string | null | undefined, jwtSecret: string): Promise<Caller | null> {
+export async function authenticate(authorization: string | null | undefined, jwtSecret: string, maxTtlSeconds?: number): Promise<Caller | null> {
   if (!authorization) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   if (!match) throw unauthenticated("The Authorization header must be: Bearer <token>");
   try {
-    return await verifyToken(match[1], jwtSecret);
+    return await verifyToken(match[1], jwtSecret, maxTtlSeconds);
   } catch (error) {
     if (error instanceof AuthenticationError) throw unauthenticated(error.message);
     throw error;
@@ -65,7 +67,7 @@ function unauthenticated(message: string) {
 export async function createContext(services: AppServices, authorization: string | null | undefined): Promise<Context> {
   return {
     ...services,
-    caller: await authenticate(authorization, services.jwtSecret),
+    caller: await authenticate(authorization, services.jwtSecret, services.jwtMaxTtlSeconds),
     loaders: createLoaders(services.db, services.billing),
   };
 }

@@ -2,7 +2,6 @@
 // plugins. Tests call yoga.fetch directly; src/server.ts puts it on a port
 // and src/http/ws.ts serves the same instance over WebSocket.
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { GraphQLError, type ValidationContext } from "graphql";
 import {
   createGraphQLError,
@@ -14,19 +13,21 @@ import {
 } from "graphql-yoga";
 import { BillingError } from "./billing/shared/errors.js";
 import { createContext, type AppServices, type Context } from "./context.js";
+import { MAX_QUERY_COST, useQueryCost } from "./schema/cost.js";
 import { schema } from "./schema/index.js";
 import { useStripeWebhook, type StripeWebhookOptions } from "./stripe/webhook.js";
 import { useWebApp, type WebAppOptions } from "./http/app.js";
 import { useTransactionExport } from "./http/export.js";
 import { RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from "./unavailable.js";
-// --- operations (issue 16): GraphiQL offline, health and readiness, logging, metrics ---
+import { corsOptions } from "./http/cors.js";
+import { useIntrospectionNeedsCaller, useNoSuggestions } from "./http/exposure.js";
 import { renderGraphiQL, useGraphiQLPolicy } from "./http/graphiql.js";
 import { useReadiness } from "./http/health.js";
 import { useRequestLog, yogaLogger } from "./http/logging.js";
+import { useCsrfPrevention, useUnsupportedMediaType } from "./http/refusals.js";
+import type { OpenStreams } from "./http/streams.js";
 import { log, type Logger } from "./log.js";
 import { useMetrics, type SaldoMetrics } from "./metrics.js";
-import type { OpenStreams } from "./http/streams.js";
-// --- end of operations imports ---
 
 /**
  * What a transport adds to yoga's initial context. HTTP requests bring a
@@ -47,8 +48,8 @@ export const REQUEST_LIMITS = {
   /** Lexical tokens of the document (GraphiQL's full introspection query has about 200). */
   maxTokens: 2000,
   maxDirectives: 50,
-  /** graphql-armor's cost estimate (objects 2, scalars 1, times 1.5 per level). */
-  maxCost: 5000,
+  /** The estimated cost counted from the document and its variables (src/schema/cost.ts). */
+  maxCost: MAX_QUERY_COST,
   /** Request body, by Content-Length and by what actually arrives. */
   maxRequestBodyBytes: 1_000_000,
 } as const;
@@ -57,14 +58,21 @@ export const REQUEST_LIMITS = {
 export const CSRF_HEADER = "x-graphql-yoga-csrf";
 
 export interface SaldoYogaOptions {
-  /** Hides schema hints ("Did you mean ...") from error messages. Default: NODE_ENV=production. */
+  /**
+   * Production hides the schema from strangers: no "Did you mean ..." in
+   * error messages, introspection only with a token, GraphiQL only when
+   * `graphiql` says so. Default: NODE_ENV=production.
+   */
   production?: boolean;
+  /** Serve GraphiQL at /graphql; default: outside production only (GRAPHIQL=true in production). */
+  graphiql?: boolean;
+  /** Origins besides Saldo's own whose pages may read answers (CORS_ORIGINS); outside production localhost too. */
+  corsOrigins?: readonly string[];
   maxRequestBodyBytes?: number;
   /** Serves POST /webhooks/stripe (503 there while STRIPE_WEBHOOK_SECRET is not set). */
   stripeWebhook?: StripeWebhookOptions;
   /** The billing UI at /app (src/http/app.ts); default: web/dist. */
   webApp?: WebAppOptions;
-  // --- operations (issue 16) ---
   /** /ready answers 503 from the moment this returns true (src/server.ts's drain). */
   shuttingDown?: () => boolean;
   /** Prometheus metrics (src/metrics.ts); `serve: false` when METRICS_PORT serves them elsewhere. */
@@ -73,15 +81,12 @@ export interface SaldoYogaOptions {
   streams?: OpenStreams;
   /** Where yoga's messages and the request lines go; default the process's log (src/log.ts). */
   logger?: Logger;
-  // --- end of operations options ---
 }
 
-// --- operations (issue 16): GraphiQL ---
 const GRAPHIQL: GraphiQLOptions = {
   title: "Saldo",
   defaultQuery: "# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { \"Authorization\": \"Bearer <token>\" }\n\n{\n  viewer { userId roles mandateIds }\n}\n",
 };
-// --- end of GraphiQL ---
 
 export type SaldoServices = AppServices & {
   ping(): Promise<void>;
@@ -94,13 +99,14 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
   return createYoga<SaldoServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    // --- operations (issue 16): /health is liveness (yoga's own: the process answers); /ready below ---
+    // /health is liveness (yoga's own: the process answers); /ready is useReadiness below.
     healthCheckEndpoint: "/health",
     landingPage: false,
-    // GraphiQL from the package itself, no CDN (src/http/graphiql.ts).
-    graphiql: GRAPHIQL,
+    // No CORS headers for origins not allowed, never credentials (src/http/cors.ts).
+    cors: corsOptions({ origins: options.corsOrigins ?? [], localhost: !production }),
+    // GraphiQL only outside production, or with GRAPHIQL=true; from the package itself, no CDN (src/http/graphiql.ts).
+    graphiql: (options.graphiql ?? !production) && GRAPHIQL,
     renderGraphiQL,
-    // --- end ---
     context: ({ request, authorization }) =>
       createContext(services, authorization !== undefined ? authorization : (request?.headers.get("authorization") ?? null)),
     // 413 with code REQUEST_ENTITY_TOO_LARGE, by Content-Length or while the body streams in.
@@ -108,13 +114,12 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
     maskedErrors: { maskError, isDev: false },
     logging: serverLogger(options.logger ?? log),
     plugins: [
-      // --- operations (issue 16): first, so that every request is logged and timed, whoever answers it ---
+      // First, so that every request is logged and timed, whoever answers it.
       useRequestLog((options.logger ?? log).child({ module: "http" })),
       ...(options.metrics ? [useMetrics(options.metrics.metrics, { serve: options.metrics.serve, token: options.metrics.token })] : []),
       useReadiness({ db: services.db, ping: services.ping, liveEvents: services.liveEvents, shuttingDown: options.shuttingDown }),
       useGraphiQLPolicy("/graphql", GRAPHIQL),
       ...(options.streams ? [options.streams.plugin] : []),
-      // --- end of operations plugins ---
       // It answers Stripe's raw-body POST itself, before CSRF and GraphQL.
       ...(options.stripeWebhook ? [useStripeWebhook(options.stripeWebhook)] : []),
       // The UI's files (and `/` redirecting to it) and the CSV export: plain
@@ -125,16 +130,22 @@ export function createSaldoYoga(services: SaldoServices, options: SaldoYogaOptio
       // Requests a browser sends cross-site without a CORS preflight (GET,
       // form or text/plain POSTs) must carry this header; JSON POSTs (every
       // client here, GraphiQL included) are preflighted and pass as they are.
-      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      // Both refusals answer a GraphQL error with a code.
+      useCsrfPrevention(CSRF_HEADER),
+      useUnsupportedMediaType(),
       EnvelopArmorPlugin({
         maxDepth: { n: REQUEST_LIMITS.maxDepth, ...asValidationError() },
         maxAliases: { n: REQUEST_LIMITS.maxAliases, ...asValidationError() },
         maxTokens: { n: REQUEST_LIMITS.maxTokens },
         maxDirectives: { n: REQUEST_LIMITS.maxDirectives, ...asValidationError() },
-        costLimit: { maxCost: REQUEST_LIMITS.maxCost, ...asValidationError() },
-        // Suggestions help in GraphiQL; in production they would map the schema for a stranger.
-        blockFieldSuggestion: { enabled: production },
+        // One cost rule, which counts list sizes from the variables too: useQueryCost below.
+        costLimit: { enabled: false },
+        // Suggestions are stripped by useNoSuggestions below (armor's misses enum values and variables).
+        blockFieldSuggestion: { enabled: false },
       }),
+      // In production, no suggestions and no introspection without a token.
+      ...(production ? [useNoSuggestions(), useIntrospectionNeedsCaller()] : []),
+      useQueryCost(REQUEST_LIMITS.maxCost),
     ],
   });
 }
@@ -195,7 +206,6 @@ function billingErrorOf(error: unknown): BillingError | undefined {
   return original instanceof BillingError ? original : undefined;
 }
 
-// --- operations (issue 16): logging ---
 /**
  * yoga's messages as JSON lines (src/log.ts), except that a BillingError
  * (the caller's mistake, not ours) is no server error, and an unavailable
@@ -218,4 +228,3 @@ function describe(error: unknown): string {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   return original instanceof Error ? original.message : String(original);
 }
-// --- end of logging ---

@@ -12,6 +12,7 @@ import { can, ForbiddenError, readableUserId } from "../auth.js";
 import { transactionWhere } from "../billing/ledger/history.js";
 import { BillingError } from "../billing/shared/errors.js";
 import { formatMoney } from "../billing/shared/money.js";
+import { unstorableText } from "../billing/shared/validation.js";
 import { authenticate, type AppServices } from "../context.js";
 
 export const TRANSACTION_EXPORT_PATH = "/export/transactions.csv";
@@ -25,7 +26,10 @@ export interface TransactionExportOptions {
   pageSize?: number;
 }
 
-const id = z.string().trim().min(1).max(MAX_ID);
+// Text the database can store, as every GraphQL argument (src/schema/inputs.ts).
+const id = z.string().trim().min(1).max(MAX_ID).refine((text) => unstorableText(text) === null, {
+  error: (issue) => unstorableText(issue.input as string) ?? "is not storable text",
+});
 const list = <T extends z.ZodType>(item: T) => z.array(item).max(MAX_LIST, `at most ${MAX_LIST} entries`).default([]);
 const instant = z.iso
   .datetime({ offset: true, message: "an ISO date-time such as 2026-10-01T00:00:00Z" })
@@ -123,7 +127,7 @@ export async function handleTransactionExport(
   if (request.method !== "GET" && request.method !== "HEAD") return error(405, "BAD_REQUEST", "Use GET", { allow: "GET, HEAD" });
   let caller;
   try {
-    caller = await authenticate(request.headers.get("authorization"), services.jwtSecret);
+    caller = await authenticate(request.headers.get("authorization"), services.jwtSecret, services.jwtMaxTtlSeconds);
   } catch (failure) {
     if (failure instanceof GraphQLError) return error(401, "UNAUTHENTICATED", failure.message);
     throw failure;

@@ -29,8 +29,8 @@ export function connectionAuthorization(ctx: ConnectionContext): string | null {
 
 const UNEXPECTED = "Unexpected error.";
 
-export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga; jwtSecret: string }): GraphQLWebSocket {
-  const { yoga, jwtSecret } = app;
+export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga; jwtSecret: string; jwtMaxTtlSeconds?: number }): GraphQLWebSocket {
+  const { yoga, jwtSecret, jwtMaxTtlSeconds } = app;
   const sockets = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
@@ -52,7 +52,7 @@ export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga
         const authorization = connectionAuthorization(ctx);
         try {
           if (!authorization) throw new GraphQLError('Authentication required: send connectionParams { "authorization": "Bearer <token>" }');
-          await authenticate(authorization, jwtSecret);
+          await authenticate(authorization, jwtSecret, jwtMaxTtlSeconds);
           return true;
         } catch (error) {
           if (!(error instanceof GraphQLError)) throw error;

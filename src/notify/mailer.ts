@@ -63,6 +63,9 @@ export function createMailer(options: MailerOptions): Mailer {
   };
 }
 
+/** Control characters (line breaks, escape sequences) written as JSON escapes: \r, \n, \u001b. */
+export const oneLine = (value: string) => value.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
+
 function logMailer(options: MailerOptions): Mailer {
   const write = options.log ?? ((message: string) => log.child({ module: "mail" }).info(message));
   // nodemailer still composes the message (and its Message-ID); it is only not sent.
@@ -71,15 +74,17 @@ function logMailer(options: MailerOptions): Mailer {
     transport: "log",
     async send(mail) {
       const info = await transporter.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      // Values from the database (a mandate's name in the subject and text)
+      // are escaped: a line break in one cannot forge a header or a log line.
       write(
         [
           `[mail] SMTP_URL is not set: this email was not sent, it is logged here.`,
-          `From: ${options.from}`,
-          `To: ${mail.to.join(", ")}`,
-          `Subject: ${mail.subject}`,
-          `Message-ID: ${info.messageId}`,
+          `From: ${oneLine(options.from)}`,
+          `To: ${oneLine(mail.to.join(", "))}`,
+          `Subject: ${oneLine(mail.subject)}`,
+          `Message-ID: ${oneLine(info.messageId)}`,
           "",
-          mail.text,
+          ...mail.text.split("\n").map((line) => `  ${oneLine(line)}`),
         ].join("\n"),
       );
       return { transport: "log", messageId: info.messageId, accepted: [...mail.to], rejected: [] };

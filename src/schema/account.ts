@@ -7,7 +7,7 @@ import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import { AccountType } from "./enums.js";
 import { can } from "../auth.js";
-import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection } from "./connection.js";
+import { connectionType, decodeCursor, encodeCursor, pageCost, pageSize, toConnection } from "./connection.js";
 import { payload, payloadType } from "./errors.js";
 import { forbidden, query } from "./guard.js";
 
@@ -85,6 +85,7 @@ builder.prismaObjectField("Mandate", "accounts", (t) =>
   t.field({
     type: BillingAccountConnection,
     args: { first: t.arg.int(), after: t.arg.string() },
+    complexity: pageCost,
     authScopes: (mandate) => ({ mandateAdmin: mandate.id }),
     resolve: (mandate, args, ctx) =>
       query(async () => {

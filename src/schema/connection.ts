@@ -1,7 +1,10 @@
 // Cursor connections: { edges { cursor node } pageInfo totalCount }, and
 // the cursors themselves: opaque to clients, base64url JSON of a position.
 import { validation } from "../billing/shared/errors.js";
+import { unstorableText } from "../billing/shared/validation.js";
 import { builder } from "../builder.js";
+import { IN_MEMORY, rows } from "./cost.js";
+import { MAX_ID_LENGTH } from "./inputs.js";
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -23,14 +26,36 @@ export function pageSize(first: number | null | undefined): number {
   return size;
 }
 
+/**
+ * A connection's cost: a page of rows as big as `first` asks (the default
+ * page when absent; past the maximum, pageSize refuses it with its own message).
+ */
+export const pageCost = (args: { first?: number | null }, ctx: unknown, field: { name: string }) =>
+  rows(Math.min(Math.max(args.first ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE), ctx, field);
+
 export function encodeCursor(parts: Record<string, string>): string {
   return Buffer.from(JSON.stringify(parts)).toString("base64url");
 }
 
+/**
+ * What each part of a cursor looks like as encodeCursor wrote it. A cursor
+ * is only base64url JSON: a client can send anything, and a part the
+ * database cannot take (an invalid date, a sequence past 2^53, a NUL) must be
+ * refused like any other cursor this list did not return.
+ */
+const CURSOR_PARTS: Record<string, (value: string) => boolean> = {
+  /** An instant as Date.toISOString writes it, years 0000-9999. */
+  at: (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) && new Date(value).toISOString() === value,
+  /** A transaction's sequence: a non-negative integer a JS number holds exactly. */
+  seq: (value) => /^\d{1,15}$/.test(value),
+  id: (value) => value.length > 0 && value.length <= MAX_ID_LENGTH && unstorableText(value) === null,
+};
+
 export function decodeCursor(cursor: string, keys: string[]): Record<string, string> {
   try {
     const parts = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (keys.every((k) => typeof parts?.[k] === "string")) return parts;
+    const valid = (k: string) => typeof parts?.[k] === "string" && (CURSOR_PARTS[k]?.(parts[k]) ?? true);
+    if (keys.every(valid)) return parts;
   } catch {
     // fall through to the error below
   }
@@ -72,13 +97,14 @@ export function connectionType<T>(name: string, node: Parameters<typeof builder.
   const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
     fields: (t) => ({
       cursor: t.exposeString("cursor"),
-      node: t.field({ type: node, resolve: (edge) => edge.node as never }),
+      node: t.field({ type: node, complexity: IN_MEMORY, resolve: (edge) => edge.node as never }),
     }),
   });
   return builder.objectRef<Connection<T>>(`${name}Connection`).implement({
     fields: (t) => ({
-      edges: t.field({ type: [Edge], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
+      // The page's rows are counted by the connection field (pageCost).
+      edges: t.field({ type: [Edge], complexity: IN_MEMORY, resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfo, complexity: IN_MEMORY, resolve: (c) => c.pageInfo }),
       totalCount: t.exposeInt("totalCount"),
     }),
   });

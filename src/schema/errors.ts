@@ -4,6 +4,7 @@
 // and is masked by yoga.
 import { BillingError, USER_ERROR_CODES } from "../billing/shared/errors.js";
 import { builder } from "../builder.js";
+import { IN_MEMORY } from "./cost.js";
 
 export const UserErrorCode = builder.enumType("UserErrorCode", { values: USER_ERROR_CODES });
 
@@ -53,7 +54,7 @@ export function payloadType<T extends object>(
   return builder.objectRef<Payload<T>>(name).implement({
     fields: (t) => ({
       ...fields(t),
-      userErrors: t.field({ type: [UserError], resolve: (p) => p.userErrors }),
+      userErrors: t.field({ type: [UserError], complexity: IN_MEMORY, resolve: (p) => p.userErrors }),
     }),
   });
 }

@@ -9,6 +9,8 @@ import { can } from "../auth.js";
 import { AuthorizationStatus, BillingModel, DenialReason } from "./enums.js";
 import { payload, payloadType, userError, type Payload } from "./errors.js";
 import { query } from "./guard.js";
+import { IN_MEMORY } from "./cost.js";
+import { entryProblems } from "./inputs.js";
 import { BillingAccount } from "./account.js";
 import { Transaction } from "./transaction.js";
 
@@ -205,6 +207,8 @@ const RecordUsagesPayload = payloadType<{ results: Payload<MoneyMoveResult>[] }>
     type: [TransactionPayload],
     nullable: true,
     description: "One result per input, in the order of the inputs: its transaction, or its userErrors (fields under [\"inputs\", index]).",
+    // Counted on recordUsages itself: the results are in memory and their accounts read in one query.
+    complexity: IN_MEMORY,
     resolve: (p) => p.results ?? null,
   }),
 }));
@@ -215,15 +219,23 @@ builder.mutationField("recordUsages", (t) =>
     description: `Up to ${MAX_USAGES_PER_CALL} usages after the fact, each booked as recordUsage books it, with its own idempotency key and its own result: a refused usage never fails the others.`,
     args: { inputs: t.arg({ type: [RecordUsageInput], required: true }) },
     authScopes: { gateway: true },
-    resolve: (_root, { inputs }, ctx) =>
+    // A write per usage.
+    complexity: (args) => ({ field: Array.isArray(args.inputs) ? args.inputs.length : 1, multiplier: 1 }),
+    resolve: (_root, { inputs }, ctx, info) =>
       payload(async () => {
-        const outcomes = await recordUsages(ctx.billing, inputs.map((input) => ({ ...input, mandateId: String(input.mandateId) })));
-        const results = outcomes.map((outcome, index): Payload<MoneyMoveResult> => {
-          if ("booked" in outcome) return { ...outcome.booked, userErrors: [] };
+        const problems = entryProblems(info, "inputs", inputs);
+        const valid = inputs.flatMap((input, index) => (problems[index] ? [] : [{ index, input: { ...input, mandateId: String(input.mandateId) } }]));
+        const outcomes = await recordUsages(ctx.billing, valid.map((v) => v.input));
+        const results: Payload<MoneyMoveResult>[] = problems.map((problem) =>
+          problem ? { userErrors: [{ code: "VALIDATION_FAILED", message: problem.message, field: problem.field }] } : { userErrors: [] },
+        );
+        valid.forEach(({ index }, i) => {
+          const outcome = outcomes[i];
+          if ("booked" in outcome) return void (results[index] = { ...outcome.booked, userErrors: [] });
           const error = userError(outcome.refused);
           // The domain names a usage's fields ["input", ...]; here each is one of the inputs.
           const field = error.field?.[0] === "input" ? ["inputs", String(index), ...error.field.slice(1)] : ["inputs", String(index)];
-          return { userErrors: [{ ...error, field }] };
+          results[index] = { userErrors: [{ ...error, field }] };
         });
         return { results };
       }),

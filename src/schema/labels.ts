@@ -1,6 +1,7 @@
 import { modelLabels } from "./model-labels.js";
 import { builder } from "../builder.js";
 import { Locale } from "./enums.js";
+import { IN_MEMORY } from "./cost.js";
 
 type ModelLabels = ReturnType<typeof modelLabels>[number];
 
@@ -12,7 +13,7 @@ const ModelLabel = builder.objectRef<ModelLabels>("ModelLabel").implement({
   fields: (t) => ({
     model: t.exposeString("model"),
     label: t.exposeString("label"),
-    fields: t.field({ type: [FieldLabel], resolve: (m) => m.fields }),
+    fields: t.field({ type: [FieldLabel], complexity: IN_MEMORY, resolve: (m) => m.fields }),
   }),
 });
 

@@ -2,15 +2,20 @@ import type { Mandate as MandateRow } from "@prisma/client";
 import { upsertMandate } from "../billing/mandates/mandates.js";
 import { can } from "../auth.js";
 import { builder } from "../builder.js";
-import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection } from "./connection.js";
+import { connectionType, decodeCursor, encodeCursor, pageCost, pageSize, toConnection } from "./connection.js";
+import { rows } from "./cost.js";
 import { query } from "./guard.js";
-import { BillingModel } from "./enums.js";
+import { BillingModel, Locale } from "./enums.js";
+import { BillingAddressInput } from "./settings.js";
 import { payload, payloadType } from "./errors.js";
+
+const autoTopUpsPage = (first: number | null | undefined) => Math.min(Math.max(first ?? 10, 0), 100);
 
 export const Mandate = builder.prismaObject("Mandate", {
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
+    language: t.expose("language", { type: Locale, description: "The language of the mandate's emails and reports." }),
     settings: t.relation("settings", {
       nullable: false,
       onNull: "error",
@@ -20,7 +25,8 @@ export const Mandate = builder.prismaObject("Mandate", {
       description: "The mandate's latest automatic top-ups, newest first (first: at most 100).",
       args: { first: t.arg.int({ defaultValue: 10 }) },
       // Loaded with the mandate's own query (no query per mandate in a list).
-      query: (args) => ({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(Math.max(args.first ?? 10, 0), 100) }),
+      query: (args) => ({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: autoTopUpsPage(args.first) }),
+      complexity: (args, ctx, field) => rows(autoTopUpsPage(args.first), ctx, field),
       authScopes: (mandate) => ({ mandateAdmin: mandate.id }),
     }),
   }),
@@ -46,6 +52,8 @@ const UpsertMandateInput = builder.inputType("UpsertMandateInput", {
     id: t.id({ required: true }),
     name: t.string({ required: true }),
     billingModel: t.field({ type: BillingModel }),
+    billingAddress: t.field({ type: BillingAddressInput, description: "Needed by CREDIT_POSTPAY; absent: the stored one stays." }),
+    language: t.field({ type: Locale, description: "Of the mandate's emails and reports; a new mandate's is EN when absent." }),
   }),
 });
 
@@ -63,6 +71,9 @@ builder.mutationField("upsertMandate", (t) =>
   }),
 );
 
+/** Text that an ILIKE pattern matches as it is (backslash is PostgreSQL's default LIKE escape). */
+export const likeLiteral = (text: string) => text.replace(/[\\%_]/g, "\\$&");
+
 const MandateConnection = connectionType<MandateRow>("Mandate", Mandate);
 
 builder.queryField("mandates", (t) =>
@@ -70,6 +81,7 @@ builder.queryField("mandates", (t) =>
     type: MandateConnection,
     description: "Every mandate for a system admin; otherwise the caller's own.",
     args: { first: t.arg.int(), after: t.arg.string(), search: t.arg.string() },
+    complexity: pageCost,
     authScopes: { authenticated: true },
     resolve: (_root, args, ctx) =>
       query(async () => {
@@ -79,12 +91,9 @@ builder.queryField("mandates", (t) =>
           ? {}
           : { id: { in: (ctx.caller?.mandateIds ?? []).filter((id) => can.enterMandate(ctx.caller, id)) } };
         const search = args.search?.trim();
-        const where = {
-          ...visible,
-          ...(search
-            ? { OR: [{ id: { contains: search, mode: "insensitive" as const } }, { name: { contains: search, mode: "insensitive" as const } }] }
-            : {}),
-        };
+        // Literal text: Prisma's contains is an ILIKE, whose % _ and \ would be wildcards.
+        const contains = search ? { contains: likeLiteral(search), mode: "insensitive" as const } : null;
+        const where = { ...visible, ...(contains ? { OR: [{ id: contains }, { name: contains }] } : {}) };
         const [rows, totalCount] = await Promise.all([
           ctx.db.mandate.findMany({ where: { AND: [where, after ? { id: { gt: after } } : {}] }, orderBy: { id: "asc" }, take: size + 1 }),
           ctx.db.mandate.count({ where }),

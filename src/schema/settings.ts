@@ -4,7 +4,7 @@ import { builder } from "../builder.js";
 import { can } from "../auth.js";
 import { payload, payloadType } from "./errors.js";
 import { forbidden } from "./guard.js";
-import { AutoTopUpStatus, BillingModel } from "./enums.js";
+import { AutoTopUpStatus, BillingModel, Locale } from "./enums.js";
 import { type BillingAddress as Address } from "../billing/mandates/settings.js";
 
 export const BillingAddress = builder.objectRef<Address>("BillingAddress").implement({
@@ -97,7 +97,7 @@ builder.queryField("settings", (t) =>
   }),
 );
 
-const BillingAddressInput = builder.inputType("BillingAddressInput", {
+export const BillingAddressInput = builder.inputType("BillingAddressInput", {
   fields: (t) => ({
     company: t.string({ required: true }),
     street: t.string({ required: true }),
@@ -130,6 +130,7 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
     notifyOnWarning: t.boolean(),
     allowedProviders: t.stringList({ description: "Providers this mandate may use; an explicit null allows all again." }),
     autoTopUp: t.field({ type: AutoTopUpInput }),
+    language: t.field({ type: Locale, description: "Of the mandate's emails and reports (Mandate.language)." }),
   }),
 });
 

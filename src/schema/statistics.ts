@@ -1,8 +1,25 @@
+import { GraphQLError } from "graphql";
 import { rollupShares, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/statistics/queries.js";
 import { builder } from "../builder.js";
 import { PeriodType } from "./enums.js";
 import { can } from "../auth.js";
 import { forbidden, query, readerScope } from "./guard.js";
+import { IN_MEMORY, rows } from "./cost.js";
+
+/** What a statistics list without a start is estimated at: a year of days or months, five years. */
+const UNBOUNDED_PERIODS = { DAY: 366, MONTH: 12, YEAR: 5 } as const;
+
+/** How many rollup rows a from..to range holds, for the cost estimate. */
+export function periodsBetween(period: keyof typeof UNBOUNDED_PERIODS, from: Date | null | undefined, to: Date | null | undefined, now = new Date()): number {
+  if (!from) return UNBOUNDED_PERIODS[period];
+  const end = to ?? now;
+  const years = end.getUTCFullYear() - from.getUTCFullYear();
+  const count =
+    period === "DAY" ? Math.floor((end.getTime() - from.getTime()) / 86_400_000) + 1
+    : period === "MONTH" ? years * 12 + end.getUTCMonth() - from.getUTCMonth() + 1
+    : years + 1;
+  return Math.max(count, 1);
+}
 
 const CostShare = builder.objectRef<Share>("CostShare").implement({
   fields: (t) => ({ key: t.exposeString("key"), cost: t.expose("cost", { type: "Decimal" }) }),
@@ -20,8 +37,8 @@ builder.prismaObject("UsageStatistics", {
     totalCost: t.expose("totalCost", { type: "Decimal" }),
     // BIGINT in the database (a YEAR row never overflows); GraphQL's Int as the contract says.
     transactionCount: t.int({ resolve: (s) => Number(s.transactionCount) }),
-    costByProvider: t.field({ type: [CostShare], resolve: (s) => shares(s.costByProvider) }),
-    costByFeature: t.field({ type: [CostShare], resolve: (s) => shares(s.costByFeature) }),
+    costByProvider: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (s) => shares(s.costByProvider) }),
+    costByFeature: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (s) => shares(s.costByFeature) }),
   }),
 });
 
@@ -29,10 +46,15 @@ builder.prismaObjectField("BillingAccount", "usageStatistics", (t) =>
   t.prismaField({
     type: ["UsageStatistics"],
     args: { period: t.arg({ type: PeriodType, required: true }), from: t.arg({ type: "Date" }), to: t.arg({ type: "Date" }) },
+    complexity: (args, ctx, field) => rows(periodsBetween(args.period, args.from, args.to), ctx, field),
     resolve: (q, account, args, ctx) => {
       // Rollups are per account: on a shared account a user's own share is
       // in Query.usageStatistics(userId), not here.
       if (can.readAccountHistory(ctx.caller, account) !== "all") throw forbidden("You may not read this account's statistics");
+      // Like the transactions filter: a range that ends before it starts is a mistake, not an empty list.
+      if (args.from && args.to && args.from > args.to) {
+        throw new GraphQLError("from must not be after to", { extensions: { code: "VALIDATION_FAILED", field: ["from"] } });
+      }
       return ctx.db.usageStatistics.findMany({
         ...q,
         where: {
@@ -52,8 +74,8 @@ const StatisticsPoint = builder.objectRef<Point>("StatisticsPoint").implement({
     periodStart: t.expose("periodStart", { type: "Date" }),
     totalCost: t.expose("totalCost", { type: "Decimal" }),
     transactionCount: t.exposeInt("transactionCount"),
-    byProvider: t.field({ type: [CostShare], resolve: (p) => p.byProvider }),
-    byFeature: t.field({ type: [CostShare], resolve: (p) => p.byFeature }),
+    byProvider: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (p) => p.byProvider }),
+    byFeature: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (p) => p.byFeature }),
   }),
 });
 
@@ -61,8 +83,8 @@ const StatisticsTotals = builder.objectRef<Statistics["totals"]>("StatisticsTota
   fields: (t) => ({
     totalCost: t.expose("totalCost", { type: "Decimal" }),
     transactionCount: t.exposeInt("transactionCount"),
-    byProvider: t.field({ type: [CostShare], resolve: (p) => p.byProvider }),
-    byFeature: t.field({ type: [CostShare], resolve: (p) => p.byFeature }),
+    byProvider: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (p) => p.byProvider }),
+    byFeature: t.field({ type: [CostShare], complexity: IN_MEMORY, resolve: (p) => p.byFeature }),
   }),
 });
 
@@ -82,8 +104,8 @@ const BillingStatistics = builder.objectRef<BillingStatisticsShape>("BillingStat
     year: t.exposeInt("year"),
     month: t.exposeInt("month", { nullable: true }),
     currency: t.string({ resolve: () => "CHF" }),
-    data: t.field({ type: [StatisticsPoint], resolve: (s) => s.data }),
-    totals: t.field({ type: StatisticsTotals, resolve: (s) => s.totals }),
+    data: t.field({ type: [StatisticsPoint], complexity: IN_MEMORY, resolve: (s) => s.data }),
+    totals: t.field({ type: StatisticsTotals, complexity: IN_MEMORY, resolve: (s) => s.totals }),
   }),
 });
 

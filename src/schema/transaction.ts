@@ -3,7 +3,7 @@ import type { Prisma } from "@prisma/client";
 import { listTransactions, transactionWhere, type TransactionFilter as Filter } from "../billing/ledger/history.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
-import { connectionType, decodeCursor, encodeCursor, pageSize, toConnection, type Page } from "./connection.js";
+import { connectionType, decodeCursor, encodeCursor, pageCost, pageSize, toConnection, type Page } from "./connection.js";
 import { ReferenceType, TransactionType } from "./enums.js";
 import { can } from "../auth.js";
 import { forbidden, query, readerScope } from "./guard.js";
@@ -76,6 +76,7 @@ builder.queryField("transactions", (t) =>
       after: t.arg.string(),
       filter: t.arg({ type: TransactionFilter }),
     },
+    complexity: pageCost,
     authScopes: (_root, args) => ({ mandateMember: String(args.mandateId) }),
     resolve: (_root, args, ctx, info) =>
       query(async () => {
@@ -93,10 +94,13 @@ builder.prismaObjectField("BillingAccount", "transactions", (t) =>
   t.field({
     type: TransactionConnection,
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: TransactionFilter }) },
+    complexity: pageCost,
     resolve: (account, args, ctx, info) =>
       query(async () => {
         const history = can.readAccountHistory(ctx.caller, account);
         if (history === "none") throw forbidden("You may not read this account's history");
+        // The rule of the top-level transactions: only an admin filters by another user.
+        if (args.filter?.userId != null) readerScope(ctx, account.mandateId, args.filter.userId);
         const filter = (args.filter as Filter | null) ?? {};
         // On a shared account a user sees only what they caused.
         const where = history === "own"

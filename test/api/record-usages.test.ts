@@ -47,6 +47,7 @@ describe("recordUsages", () => {
       usage(a, "u-1", "9"), // the first's key with other content: a conflict
       { ...usage(a, "u-7", "0"), model: "" },
       usage(a, "u-8", "0.25"),
+      { ...usage(a, "u-9", "1"), provider: "p".repeat(65) }, // refused by the input checks, alone
     ];
     const res = await app.gql(RECORD_MANY, { inputs }, SERVICE);
     expect(res.errors).toBeUndefined();
@@ -54,7 +55,8 @@ describe("recordUsages", () => {
     expect(userErrors).toEqual([]);
     expect(results).toHaveLength(inputs.length);
     const codes = results.map((r: { userErrors: { code: string }[] }) => r.userErrors[0]?.code ?? "ok");
-    expect(codes).toEqual(["ok", "INVALID_AMOUNT", "NOT_FOUND", "ok", "ok", "IDEMPOTENCY_CONFLICT", "VALIDATION_FAILED", "ok"]);
+    expect(codes).toEqual(["ok", "INVALID_AMOUNT", "NOT_FOUND", "ok", "ok", "IDEMPOTENCY_CONFLICT", "VALIDATION_FAILED", "ok", "VALIDATION_FAILED"]);
+    expect(results[8].userErrors[0]).toMatchObject({ field: ["inputs", "8", "provider"], message: expect.stringMatching(/longer than 64/) });
     expect(results[1].userErrors[0].field).toEqual(["inputs", "1", "cost"]);
     expect(results[2].userErrors[0].field).toEqual(["inputs", "2", "mandateId"]);
     expect(results[6].userErrors[0].field).toEqual(["inputs", "6", "model"]);
@@ -86,7 +88,7 @@ describe("recordUsages", () => {
     const refused = await app.gql(RECORD_MANY, { inputs: tooMany }, SERVICE);
     expect(refused.data.recordUsages).toEqual({
       results: null,
-      userErrors: [{ code: "VALIDATION_FAILED", message: expect.stringMatching(/At most 1000 usages/), field: ["inputs"] }],
+      userErrors: [{ code: "VALIDATION_FAILED", message: expect.stringMatching(/at most 1000/), field: ["inputs"] }],
     });
     for (const m of mandates) expect(await balanceOf(app.db.prisma, m)).toBe("97.500000");
     await expectLedgerInvariants(app.db.prisma, "Europe/Zurich", mandates);

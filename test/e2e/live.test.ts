@@ -208,6 +208,48 @@ describe(`balanceChanged (${testDatabaseKind})`, () => {
   });
 });
 
+describe(`a subscription whose token expires (${testDatabaseKind})`, () => {
+  /** Events until the token's expiry, then an UNAUTHENTICATED error, then the end of the stream. */
+  async function expectEndAtExpiry(results: Results<BalanceEvent>, expiresAt: number) {
+    for (;;) {
+      const item = await results.take(expiresAt - Date.now() + 10_000);
+      if (item && "next" in item && !item.next.errors) continue;
+      expect(errorCodes(item), JSON.stringify(item)).toEqual(["UNAUTHENTICATED"]);
+      // Not before the token expired (its exp has whole seconds).
+      expect(Date.now()).toBeGreaterThanOrEqual(expiresAt - 1_000);
+      break;
+    }
+    expect(await results.take(5_000)).toEqual({ complete: true });
+  }
+
+  it("ends over SSE and WebSocket when the token expires, as HTTP then refuses it", async () => {
+    const mandateId = await newMandate(server!);
+    const lifetimeSeconds = 8;
+    const shortLived = await signToken({ roles: ["MANDATE_ADMIN"], mandateIds: [mandateId], userId: "short" }, SECRET, `${lifetimeSeconds}s`);
+    const expiresAt = JSON.parse(Buffer.from(shortLived.split(".")[1], "base64url").toString()).exp * 1000;
+
+    const sse = track(subscribeOverSse<BalanceEvent>(server!, shortLived, BALANCE_CHANGED, { mandateId }));
+    const client = webSocketClient(server!, { authorization: `Bearer ${shortLived}` });
+    cleanups.push(() => client.dispose());
+    const ws = track(subscribeOverWebSocket<BalanceEvent>(client, BALANCE_CHANGED, { mandateId }));
+    // Both deliver while the token is valid.
+    await expectLive(sse.results, mandateId, server!);
+    await expectLive(ws.results, mandateId, server!);
+
+    await Promise.all([expectEndAtExpiry(sse.results, expiresAt), expectEndAtExpiry(ws.results, expiresAt)]);
+    const http = await fetch(server!.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${shortLived}` },
+      body: JSON.stringify({ query: "{ viewer { roles } }" }),
+    });
+    expect(http.status).toBe(401);
+    // Nothing more arrives.
+    await credit(server!, mandateId, "1");
+    expect(await sse.results.take(1_500)).toBeUndefined();
+    expect(await ws.results.take(500)).toBeUndefined();
+  });
+});
+
 // Redis carries events between server processes; they must share one
 // database, which PGlite (one process per data directory) cannot.
 const redisUrl = process.env.REDIS_URL;

@@ -137,6 +137,12 @@ describe("GET /export/transactions.csv", () => {
     const badType = await refusal(await exportCsv(`mandateId=${mandateId}&transactionTypes=REFUND`, SYSADMIN));
     expect(badType).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
     expect(badType.message).toMatch(/^transactionTypes/);
+    // (A lone surrogate cannot arrive in a query string: URL decoding makes it U+FFFD.)
+    for (const [param, value] of [["providers", "open%00ai"], ["userId", "u%00"], ["featureCodes", "chat%00"]]) {
+      const unstorable = await refusal(await exportCsv(`mandateId=${mandateId}&${param}=${value}`, SYSADMIN));
+      expect(unstorable, param).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
+      expect(unstorable.message, param).toMatch(new RegExp(`^${param}\\.?\\d*: must not contain NUL characters`));
+    }
     const backwards = await refusal(await exportCsv(`mandateId=${mandateId}&from=2026-12-01T00:00:00Z&to=2026-01-01T00:00:00Z`, SYSADMIN));
     expect(backwards).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
     const post = await app.yoga.fetch(`http://yoga${TRANSACTION_EXPORT_PATH}?mandateId=${mandateId}`, { method: "POST" });

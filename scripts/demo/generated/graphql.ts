@@ -39,6 +39,10 @@ export type CreditAccountInput = {
   userId?: string | null | undefined;
 };
 
+export type Locale =
+  | 'DE'
+  | 'EN';
+
 export type ReferenceType =
   | 'ADMIN'
   | 'PAYMENT'
@@ -53,6 +57,8 @@ export type UpdateSettingsInput = {
   billingModel?: BillingModel | null | undefined;
   blockOnZeroBalance?: boolean | null | undefined;
   defaultUserCredit?: string | null | undefined;
+  /** Of the mandate's emails and reports (Mandate.language). */
+  language?: Locale | null | undefined;
   mandateId: string | number;
   notifyEmails?: Array<string> | null | undefined;
   notifyOnWarning?: boolean | null | undefined;

@@ -1,7 +1,7 @@
 // A mandate's billing settings: validated field by field, merged with what
 // is stored under the Settings row lock, checked as a whole (billing address,
 // automatic top-up, the rules of a billing-model switch), written once.
-import { Prisma, type BillingModel, type Settings } from "@prisma/client";
+import { Prisma, type BillingModel, type Locale, type Settings } from "@prisma/client";
 import { rawSql, sql, type SqlRow } from "../../db/sql.js";
 import { inBooking, type Booking } from "../ledger/booking.js";
 import { lockMandateExclusively } from "../ledger/store/locks.js";
@@ -11,7 +11,7 @@ import { assertAutoTopUp, autoTopUpData, type AutoTopUpInput } from "../payments
 import type { BillingContext } from "../shared/context.js";
 import { BillingError, notFound, validation } from "../shared/errors.js";
 import { formatMoney, parseNonNegativeMoney, type DecimalInput } from "../shared/money.js";
-import { requiredText } from "../shared/validation.js";
+import { identifier, optionalText, requiredText } from "../shared/validation.js";
 
 export interface BillingAddress {
   company: string;
@@ -36,6 +36,8 @@ export interface UpdateSettingsInput {
   allowAllProviders?: boolean | null;
   /** Replaces the given fields of the automatic top-up settings. */
   autoTopUp?: AutoTopUpInput | null;
+  /** The mandate's language (emails and reports), kept on the mandate. */
+  language?: Locale | null;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -57,19 +59,24 @@ export async function updateSettings(ctx: BillingContext, input: UpdateSettingsI
   if (input.blockOnZeroBalance != null) patch.blockOnZeroBalance = input.blockOnZeroBalance;
   if (input.notifyOnWarning != null) patch.notifyOnWarning = input.notifyOnWarning;
   if (input.billingAddress) patch.billingAddress = { ...parseBillingAddress(input.billingAddress) };
-  if (input.notifyEmails) {
-    input.notifyEmails.forEach((email, i) => {
-      if (!EMAIL.test(email)) throw validation(`"${email}" is not an email address`, ["input", "notifyEmails", String(i)]);
-    });
-    patch.notifyEmails = [...new Set(input.notifyEmails.map((e) => e.trim().toLowerCase()))];
-  }
+  if (input.notifyEmails) patch.notifyEmails = parseNotifyEmails(input.notifyEmails);
   if (input.allowAllProviders) {
     patch.allowedProviders = null; // every provider
   } else if (input.allowedProviders) {
-    patch.allowedProviders = [...new Set(input.allowedProviders.map((p, i) => requiredText(p, ["input", "allowedProviders", String(i)]).toLowerCase()))];
+    patch.allowedProviders = parseAllowedProviders(input.allowedProviders);
   }
   if (input.autoTopUp) Object.assign(patch, autoTopUpData(input.autoTopUp, ctx.topUpMax));
-  return inBooking(ctx, (b) => changeSettings(b, input.mandateId, patch));
+  return inBooking(ctx, async (b) => {
+    const settings = await changeSettings(b, input.mandateId, patch);
+    if (input.language) changeLanguage(b, input.mandateId, input.language);
+    return settings;
+  });
+}
+
+/** The language of the mandate's emails and reports, written with the booking's COMMIT. */
+export function changeLanguage(b: Booking, mandateId: string, language: Locale): void {
+  if (language !== "EN" && language !== "DE") throw validation(`language must be EN or DE, got ${language}`, ["input", "language"]);
+  b.writes.also(sql`UPDATE "Mandate" SET "language" = ${language}::"Locale", "updatedAt" = ${b.now.toISOString()}::timestamp(3) WHERE "id" = ${mandateId}::text`);
 }
 
 /**
@@ -124,7 +131,39 @@ async function assertModelSwitchAllowed(b: Booking, mandateId: string): Promise<
   }
 }
 
-function parseBillingAddress(address: BillingAddress): BillingAddress {
+/** Every warning goes to every address: a short list. */
+export const MAX_NOTIFY_EMAILS = 20;
+export const MAX_ALLOWED_PROVIDERS = 100;
+
+/** A list entry in messages: its position and value, e.g. allowedProviders[3] (""). */
+const entry = (list: string, i: number, value: string) => `${list}[${i}] (${JSON.stringify(value)})`;
+
+function parseNotifyEmails(emails: string[]): string[] {
+  const field = ["input", "notifyEmails"];
+  emails.forEach((email, i) => {
+    if (!EMAIL.test(email.trim())) throw validation(`${entry("notifyEmails", i, email)} is not an email address`, [...field, String(i)]);
+  });
+  const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  if (unique.length > MAX_NOTIFY_EMAILS) throw validation(`notifyEmails has ${unique.length} addresses; at most ${MAX_NOTIFY_EMAILS} are allowed`, field);
+  return unique;
+}
+
+/** Lower case, trimmed, each once; an empty entry is named by its position and value. */
+function parseAllowedProviders(providers: string[]): string[] {
+  const field = ["input", "allowedProviders"];
+  const parsed = providers.map((provider, i) => {
+    const at = [...field, String(i)];
+    if (!provider.trim()) throw validation(`${entry("allowedProviders", i, provider)} must not be empty: name a provider such as "openai"`, at);
+    return identifier(provider.trim(), at, "provider").toLowerCase();
+  });
+  const unique = [...new Set(parsed)];
+  if (unique.length > MAX_ALLOWED_PROVIDERS) {
+    throw validation(`allowedProviders has ${unique.length} providers; at most ${MAX_ALLOWED_PROVIDERS} are allowed`, field);
+  }
+  return unique;
+}
+
+export function parseBillingAddress(address: BillingAddress): BillingAddress {
   const field = (name: keyof BillingAddress) => ["input", "billingAddress", name];
   const country = requiredText(address.country, field("country")).toUpperCase();
   if (!/^[A-Z]{2}$/.test(country)) throw validation("country must be an ISO 3166-1 alpha-2 code such as CH", field("country"));
@@ -134,7 +173,7 @@ function parseBillingAddress(address: BillingAddress): BillingAddress {
     zip: requiredText(address.zip, field("zip")),
     city: requiredText(address.city, field("city")),
     country,
-    vatNumber: address.vatNumber?.trim() || null,
+    vatNumber: optionalText(address.vatNumber, field("vatNumber")),
   };
 }
 

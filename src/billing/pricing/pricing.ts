@@ -7,7 +7,7 @@ import type { Db } from "../../db/open.js";
 import type { BillingContext } from "../shared/context.js";
 import { BillingError, validation } from "../shared/errors.js";
 import { assertWithinMaxAmount, Decimal, formatMoney, parseNonNegativeMoney, roundMoney, type DecimalInput } from "../shared/money.js";
-import { requiredText } from "../shared/validation.js";
+import { identifier, requiredText } from "../shared/validation.js";
 
 export interface UsageAmounts {
   inputTokens?: number | null;
@@ -152,8 +152,8 @@ export interface PriceInput {
 }
 
 export async function upsertPrice(db: Db, input: PriceInput): Promise<Price> {
-  const provider = requiredText(input.provider, ["input", "provider"]).toLowerCase();
-  const model = requiredText(input.model, ["input", "model"]);
+  const provider = identifier(requiredText(input.provider, ["input", "provider"]), ["input", "provider"], "provider").toLowerCase();
+  const model = identifier(requiredText(input.model, ["input", "model"]), ["input", "model"], "model");
   const data = {
     inputPerMillionTokensUsd: formatMoney(parseNonNegativeMoney(input.inputPerMillionTokensUsd, ["input", "inputPerMillionTokensUsd"])),
     outputPerMillionTokensUsd: formatMoney(parseNonNegativeMoney(input.outputPerMillionTokensUsd, ["input", "outputPerMillionTokensUsd"])),

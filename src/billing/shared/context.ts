@@ -50,7 +50,7 @@ export interface BillingEvents {
   publish(event: BillingEvent): void;
 }
 
-// --- metrics port (issue 16): what the domain reports, counted by src/metrics.ts ---
+// The metrics port: what the domain reports, counted by src/metrics.ts.
 
 /** A kind of money move, as the metrics name it. */
 export type MoneyMoveKind = "credit" | "adjustment" | "transfer" | "usage" | "hold" | "settlement" | "release";
@@ -72,7 +72,6 @@ export interface BillingMetrics {
 
 export const NO_METRICS: BillingMetrics = { moneyMove: () => undefined, denial: () => undefined, batchSize: () => undefined };
 
-// --- end of the metrics port ---
 
 export interface BillingContext {
   /** Prisma, for reads that move no money (lists, views). */

@@ -2,13 +2,14 @@
 // the first result; the same key with other content is a conflict.
 import { createHash } from "node:crypto";
 import { BillingError, validation } from "./errors.js";
+import { identifier } from "./validation.js";
 
 /** Keys Saldo writes itself (initial credits, settlements) start with this. */
 export const SYSTEM_KEY_PREFIX = "saldo:";
 
 export function parseIdempotencyKey(key: unknown, field = ["input", "idempotencyKey"]): string {
   if (typeof key !== "string" || key.trim() === "") throw validation("idempotencyKey must not be empty", field);
-  if (key.length > 200) throw validation("idempotencyKey is longer than 200 characters", field);
+  identifier(key, field, "idempotencyKey");
   if (key.startsWith(SYSTEM_KEY_PREFIX)) {
     throw validation(`idempotencyKey must not start with "${SYSTEM_KEY_PREFIX}", which Saldo reserves`, field);
   }

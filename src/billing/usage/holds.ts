@@ -21,7 +21,7 @@ import type { BillingContext } from "../shared/context.js";
 import { BillingError, notFound, validation } from "../shared/errors.js";
 import { idempotencyConflict, parseIdempotencyKey, requestHash } from "../shared/idempotency.js";
 import { Decimal, formatMoney, ZERO, type DecimalInput } from "../shared/money.js";
-import { requiredText } from "../shared/validation.js";
+import { identifier, requiredText } from "../shared/validation.js";
 
 export interface CheckResult {
   allowed: boolean;
@@ -46,7 +46,7 @@ export const ESTIMATE_FIELDS = { cost: ["input", "estimatedCost"], usage: ["inpu
 export const COST_FIELDS = { cost: ["input", "cost"], usage: ["input", "usage"] };
 
 export function parseProvider(provider: string, field = ["input", "provider"]): string {
-  return requiredText(provider, field).toLowerCase();
+  return identifier(requiredText(provider, field), field, "provider").toLowerCase();
 }
 
 function checkResult(settings: Settings, account: LockedAccount, provider: string, required: Decimal): CheckResult {
@@ -101,7 +101,7 @@ const MAX_HOLD_SECONDS = 7 * 24 * 3600;
  */
 export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput): Promise<AuthorizeResult> {
   const provider = parseProvider(input.provider);
-  const model = requiredText(input.model, ["input", "model"]);
+  const model = identifier(requiredText(input.model, ["input", "model"]), ["input", "model"], "model");
   const key = parseIdempotencyKey(input.idempotencyKey);
   const seconds = input.expiresInSeconds ?? ctx.holdExpirySeconds;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_HOLD_SECONDS) {

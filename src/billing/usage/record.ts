@@ -7,7 +7,7 @@ import type { BillingContext } from "../shared/context.js";
 import { BillingError, validation } from "../shared/errors.js";
 import { parseIdempotencyKey, requestHash } from "../shared/idempotency.js";
 import type { DecimalInput } from "../shared/money.js";
-import { requiredText } from "../shared/validation.js";
+import { identifier, requiredText } from "../shared/validation.js";
 import { COST_FIELDS, parseProvider } from "./holds.js";
 
 export interface RecordUsageInput {
@@ -24,7 +24,7 @@ export interface RecordUsageInput {
 /** A DEBIT after the fact (of 0 when the call cost nothing), without a check, for callers that do not reserve. */
 export async function recordUsage(ctx: BillingContext, input: RecordUsageInput): Promise<MoneyMoveResult> {
   const provider = parseProvider(input.provider);
-  const model = requiredText(input.model, ["input", "model"]);
+  const model = identifier(requiredText(input.model, ["input", "model"]), ["input", "model"], "model");
   const key = parseIdempotencyKey(input.idempotencyKey);
   const metadata = parseUsageMetadata(input.metadata);
   const call = requireCallCost(input, COST_FIELDS, "a usage record books what the call cost");

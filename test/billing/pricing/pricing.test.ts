@@ -241,6 +241,10 @@ describe("the price catalog", () => {
       });
     }
     await expect(upsertPrice(db.prisma, { ...valid, model: " " })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    // Identifiers: storable and of bounded length (issue 12).
+    await expect(upsertPrice(db.prisma, { ...valid, model: "m".repeat(129) })).rejects.toMatchObject({ code: "VALIDATION_FAILED", message: "model is longer than 128 characters" });
+    await expect(upsertPrice(db.prisma, { ...valid, provider: "p".repeat(65) })).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "provider"] });
+    await expect(upsertPrice(db.prisma, { ...valid, model: "a\u0000b" })).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "model"] });
     const row = await db.prisma.price.findUniqueOrThrow({ where: { provider_model: { provider: "acme", model: "a1" } } });
     expect([row.inputPerMillionTokensUsd.toFixed(6), row.outputPerMillionTokensUsd.toFixed(6), row.perRequestUsd.toFixed(6)]).toEqual([
       "1.000000",

@@ -104,6 +104,8 @@ export type UpdateSettingsInput = {
   billingModel?: BillingModel | null | undefined;
   blockOnZeroBalance?: boolean | null | undefined;
   defaultUserCredit?: string | null | undefined;
+  /** Of the mandate's emails and reports (Mandate.language). */
+  language?: Locale | null | undefined;
   mandateId: string | number;
   notifyEmails?: Array<string> | null | undefined;
   notifyOnWarning?: boolean | null | undefined;
@@ -111,8 +113,12 @@ export type UpdateSettingsInput = {
 };
 
 export type UpsertMandateInput = {
+  /** Needed by CREDIT_POSTPAY; absent: the stored one stays. */
+  billingAddress?: BillingAddressInput | null | undefined;
   billingModel?: BillingModel | null | undefined;
   id: string | number;
+  /** Of the mandate's emails and reports; a new mandate's is EN when absent. */
+  language?: Locale | null | undefined;
   name: string;
 };
 
