@@ -12,6 +12,7 @@ import { log } from "./log.js";
 import { trackStreams, type OpenStreams } from "./http/streams.js";
 import { createMetrics, type SaldoMetrics } from "./metrics.js";
 import { createLiveEvents, type LiveEvents } from "./pubsub.js";
+import { createTokenVerifier, type TokenVerifier } from "./auth.js";
 import { startNotifications } from "./notify/index.js";
 import { createStripe, stripeProvider } from "./stripe/provider.js";
 import { createSaldoYoga, type SaldoYoga } from "./yoga.js";
@@ -22,6 +23,8 @@ export interface App {
   billing: BillingContext;
   live: LiveEvents;
   yoga: SaldoYoga;
+  /** Who a bearer token names (verified once, then remembered until it expires); GraphQL over WebSocket uses it too. */
+  verifyToken: TokenVerifier;
   autoTopUps: AutoTopUps;
   /** Prometheus metrics of this instance (served at /metrics, or on METRICS_PORT by src/server.ts). */
   metrics: SaldoMetrics;
@@ -99,12 +102,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const stripe = config.STRIPE_SECRET_KEY ? createStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE) : null;
   const payments = stripe ? stripeProvider(stripe) : null;
   autoTopUps = createAutoTopUps(billing, payments);
+  const verifyToken = createTokenVerifier(config.JWT_SECRET, config.JWT_MAX_TTL);
   const yoga = createSaldoYoga({
     db: database.prisma,
     billing,
     pubsub: live.pubsub,
-    jwtSecret: config.JWT_SECRET,
-    jwtMaxTtlSeconds: config.JWT_MAX_TTL,
+    verifyToken,
     payments,
     ping: database.ping,
     liveEvents: live.status,
@@ -139,6 +142,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     billing,
     live: liveEvents,
     yoga,
+    verifyToken,
     autoTopUps: topUps,
     metrics,
     streams,

@@ -41,7 +41,7 @@ async function main() {
   });
   // After listen: the WebSocket server re-emits the HTTP server's errors, and
   // a port in use should be reported once, below, not as a WebSocket failure.
-  const webSocket = serveGraphQLOverWebSocket(server, { yoga: app.yoga, jwtSecret: config.JWT_SECRET, jwtMaxTtlSeconds: config.JWT_MAX_TTL });
+  const webSocket = serveGraphQLOverWebSocket(server, { yoga: app.yoga, verifyToken: app.verifyToken });
   const metricsServer = config.METRICS_PORT !== undefined ? await serveMetrics(app.metrics, config.METRICS_PORT, config.METRICS_TOKEN) : null;
   const port = portOf(server) ?? config.PORT;
   const where = app.database.kind === "pglite" ? `embedded database in ${config.SALDO_DATA_DIR}` : "PostgreSQL";

@@ -5,8 +5,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MAX_TOKEN_TTL_SECONDS, signToken, verifyToken } from "../src/auth.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTokenVerifier, DEFAULT_MAX_TOKEN_TTL_SECONDS, signToken, verifyToken } from "../src/auth.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { createTestApp, JWT_SECRET, type TestApp } from "./support/app.js";
 
@@ -70,6 +70,41 @@ describe("token lifetime", () => {
     const caller = await verifyToken(await signToken({ roles: ["SERVICE"] }, JWT_SECRET, "1h"), JWT_SECRET);
     expect(caller.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 3590_000);
     expect(caller.expiresAt!.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
+  });
+});
+
+describe("remembered tokens", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("answers a token verified once from memory, until its exp, and then refuses it as jose does", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const verify = createTokenVerifier(JWT_SECRET);
+    const token = await signToken({ userId: "u1", roles: ["USER"], mandateIds: ["m1"] }, JWT_SECRET, "60s");
+    const first = await verify(token);
+    expect(first).toMatchObject({ userId: "u1", roles: ["USER"], mandateIds: ["m1"] });
+    expect(Object.isFrozen(first)).toBe(true);
+    vi.setSystemTime(Date.now() + 59_000);
+    expect(await verify(token)).toBe(first);
+    vi.setSystemTime(Date.now() + 1_000);
+    await expect(verify(token)).rejects.toThrow(/"exp" claim timestamp check failed/);
+  });
+
+  it("never remembers a token that failed, nor one signed with another secret", async () => {
+    const verify = createTokenVerifier(JWT_SECRET);
+    const forged = await signToken({ roles: ["SYSADMIN"] }, "another secret", "1h");
+    await expect(verify(forged)).rejects.toThrow(/signature verification failed/);
+    await expect(verify(forged)).rejects.toThrow(/signature verification failed/);
+    const good = await signToken({ roles: ["SERVICE"] }, JWT_SECRET, "1h");
+    await expect(createTokenVerifier("another secret")(good)).rejects.toThrow(/signature verification failed/);
+    expect((await verify(good)).roles).toEqual(["SERVICE"]);
+  });
+
+  it("keeps each verifier's lifetime bound: a longer-lived token is refused by a stricter verifier", async () => {
+    const token = await signToken({ roles: ["SERVICE"] }, JWT_SECRET, "2h");
+    expect((await createTokenVerifier(JWT_SECRET)(token)).roles).toEqual(["SERVICE"]);
+    await expect(createTokenVerifier(JWT_SECRET, 3600)(token)).rejects.toThrow(/longer than the 3600 s/);
   });
 });
 

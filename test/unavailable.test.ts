@@ -9,6 +9,7 @@ import { readiness } from "../src/http/health.js";
 import { ServiceUnavailableError, unavailableDependency } from "../src/unavailable.js";
 import { createSaldoYoga, maskError } from "../src/yoga.js";
 import { createTestApp, JWT_SECRET, type TestApp } from "./support/app.js";
+import { createTokenVerifier } from "../src/auth.js";
 
 const pgError = (code: string, message = "pg says so") => Object.assign(new pg.DatabaseError(message, 0, "error"), { code });
 const socketError = (code: string) => Object.assign(new Error(`connect ${code} 10.0.0.1:5432`), { code, errno: -111, syscall: "connect" });
@@ -87,7 +88,7 @@ describe("/ready", () => {
   });
 
   const yogaWith = (ping: () => Promise<void>, liveEvents?: () => string) =>
-    createSaldoYoga({ db: app.db.prisma, billing: app.billing, pubsub: app.live.pubsub, jwtSecret: JWT_SECRET, payments: null, ping, liveEvents });
+    createSaldoYoga({ db: app.db.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(JWT_SECRET), payments: null, ping, liveEvents });
 
   it("is 200 with each dependency's state while the database answers", async () => {
     const response = await app.yoga.fetch("http://yoga/ready");

@@ -127,7 +127,7 @@ export async function handleTransactionExport(
   if (request.method !== "GET" && request.method !== "HEAD") return error(405, "BAD_REQUEST", "Use GET", { allow: "GET, HEAD" });
   let caller;
   try {
-    caller = await authenticate(request.headers.get("authorization"), services.jwtSecret, services.jwtMaxTtlSeconds);
+    caller = await authenticate(request.headers.get("authorization"), services.verifyToken);
   } catch (failure) {
     if (failure instanceof GraphQLError) return error(401, "UNAUTHENTICATED", failure.message);
     throw failure;

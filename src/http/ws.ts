@@ -7,6 +7,7 @@ import { GraphQLError, type ExecutionArgs } from "graphql";
 import { CloseCode, type OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import type { TokenVerifier } from "../auth.js";
 import { authenticate } from "../context.js";
 import { maskError, REQUEST_LIMITS, type SaldoYoga } from "../yoga.js";
 
@@ -29,8 +30,8 @@ export function connectionAuthorization(ctx: ConnectionContext): string | null {
 
 const UNEXPECTED = "Unexpected error.";
 
-export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga; jwtSecret: string; jwtMaxTtlSeconds?: number }): GraphQLWebSocket {
-  const { yoga, jwtSecret, jwtMaxTtlSeconds } = app;
+export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga; verifyToken: TokenVerifier }): GraphQLWebSocket {
+  const { yoga, verifyToken } = app;
   const sockets = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
@@ -52,7 +53,7 @@ export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga
         const authorization = connectionAuthorization(ctx);
         try {
           if (!authorization) throw new GraphQLError('Authentication required: send connectionParams { "authorization": "Bearer <token>" }');
-          await authenticate(authorization, jwtSecret, jwtMaxTtlSeconds);
+          await authenticate(authorization, verifyToken);
           return true;
         } catch (error) {
           if (!(error instanceof GraphQLError)) throw error;

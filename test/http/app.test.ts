@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_CONTENT_SECURITY_POLICY, handleWebApp } from "../../src/http/app.js";
 import { createSaldoYoga, type SaldoYoga } from "../../src/yoga.js";
 import { createTestApp, JWT_SECRET, type TestApp } from "../support/app.js";
+import { createTokenVerifier } from "../../src/auth.js";
 
 let parent: string;
 let root: string;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   writeFileSync(path.join(parent, "secret.txt"), "not for the web");
   app = await createTestApp();
   yoga = createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, jwtSecret: JWT_SECRET, payments: null, ping: async () => {} },
+    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(JWT_SECRET), payments: null, ping: async () => {} },
     { webApp: { root } },
   );
 });

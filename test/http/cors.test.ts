@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createSaldoYoga, type SaldoYoga, type SaldoYogaOptions } from "../../src/yoga.js";
 import { createTestApp, SYSADMIN, type TestApp } from "../support/app.js";
+import { createTokenVerifier } from "../../src/auth.js";
 
 let app: TestApp;
 let token: string;
 
 const yogaOf = (options: SaldoYogaOptions) =>
   createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, jwtSecret: app.config.JWT_SECRET, payments: null, ping: app.database.ping },
+    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(app.config.JWT_SECRET), payments: null, ping: app.database.ping },
     options,
   );
 

@@ -11,6 +11,7 @@ import type { AppServices } from "../../src/context.js";
 import { handleTransactionExport, TRANSACTION_EXPORT_PATH } from "../../src/http/export.js";
 import { createTestApp, forgeToken, JWT_SECRET, SYSADMIN, type TestApp, type TestCaller } from "../support/app.js";
 import { uniqueId } from "../support/billing.js";
+import { createTokenVerifier } from "../../src/auth.js";
 
 let app: TestApp;
 let mandateId: string;
@@ -158,7 +159,7 @@ describe("GET /export/transactions.csv", () => {
         return { findMany: (args: Parameters<typeof prisma.transaction.findMany>[0]) => (reads++, target.transaction.findMany(args)) };
       },
     });
-    const services = { db, jwtSecret: JWT_SECRET } as unknown as AppServices;
+    const services = { db, verifyToken: createTokenVerifier(JWT_SECRET) } as unknown as AppServices;
     const request = async () =>
       new Request(`http://yoga${TRANSACTION_EXPORT_PATH}?mandateId=${mandateId}`, { headers: { authorization: `Bearer ${await app.token(ADMIN())}` } });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createSaldoYoga, type SaldoYoga } from "../../src/yoga.js";
 import { createTestApp, SYSADMIN, type TestApp } from "../support/app.js";
+import { createTokenVerifier } from "../../src/auth.js";
 
 let app: TestApp;
 let production: SaldoYoga;
@@ -14,7 +15,7 @@ let token: string;
 /** A yoga over the test app's services, as app.ts would build it with these options. */
 const yogaOf = (options: Parameters<typeof createSaldoYoga>[1]) =>
   createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, jwtSecret: app.config.JWT_SECRET, payments: null, ping: app.database.ping },
+    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(app.config.JWT_SECRET), payments: null, ping: app.database.ping },
     options,
   );
 
