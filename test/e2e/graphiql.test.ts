@@ -23,10 +23,14 @@ let browser: Browser;
 
 beforeAll(async () => {
   dataParent = mkdtempSync(path.join(tmpdir(), "saldo-graphiql-"));
-  [server, browser] = await Promise.all([
+  // allSettled: a server that started is kept (and stopped by afterAll) even when Chromium fails to launch.
+  const [started, launched] = await Promise.allSettled([
     startServer(await freePort(), { JWT_SECRET: SECRET, SALDO_DATA_DIR: path.join(dataParent, "data"), LOG_LEVEL: "warn" }),
     launchChromium(),
   ]);
+  if (started.status === "fulfilled") server = started.value;
+  if (launched.status === "fulfilled") browser = launched.value;
+  for (const outcome of [started, launched]) if (outcome.status === "rejected") throw outcome.reason;
 }, 180_000);
 
 afterAll(async () => {

@@ -105,7 +105,11 @@ beforeAll(async () => {
   ensureWebBuilt();
   dataParent = mkdtempSync(path.join(tmpdir(), "saldo-ui-"));
   port = await freePort();
-  [server, browser] = await Promise.all([startServer(port, serverEnv()), launchChromium()]);
+  // allSettled: a server that started is kept (and stopped by afterAll) even when Chromium fails to launch.
+  const [started, launched] = await Promise.allSettled([startServer(port, serverEnv()), launchChromium()]);
+  if (started.status === "fulfilled") server = started.value;
+  if (launched.status === "fulfilled") browser = launched.value;
+  for (const outcome of [started, launched]) if (outcome.status === "rejected") throw outcome.reason;
   sysadmin = await token(["SYSADMIN"], [], "ops");
   gateway = await token(["SERVICE"]);
 }, 180_000);
