@@ -11,7 +11,7 @@ import "./transaction.js";
 import "./balance.js";
 import "./statistics.js";
 import "./gateway.js";
-import "./money.js";
+import "./credits.js";
 import "./pricing.js";
 import "./labels.js";
 import "./live.js";
