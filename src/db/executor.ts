@@ -79,7 +79,7 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
     async read(statement) {
       // The extended protocol: pg prepares a named statement once per
       // connection (its own names, apart from the PREPAREd ones of transactions).
-      const name = statementName(statement.text);
+      const name = statementName(statement);
       const result = await pool.query({ ...(name ? { name: `read_${name}` } : {}), text: statement.text, values: [...statement.values], types: PG_TYPES });
       return result.rows as SqlRow[];
     },
@@ -106,7 +106,7 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
         const script = begun ? [] : [...begin];
         const fresh = new Set<string>();
         const positions = statements.map((statement) => {
-          const name = statementName(statement.text);
+          const name = statementName(statement);
           if (!name) return script.push(statement.inline()) - 1; // not (yet) prepared: sent as it is
           if (!prepared.has(name) && !fresh.has(name)) {
             script.push(`PREPARE ${name} AS ${statement.text}`);
@@ -155,7 +155,9 @@ const statementNames = new Map<string, string>();
 const seenOnce = new Set<string>();
 const MAX_STATEMENT_NAMES = 500;
 
-function statementName(text: string): string | undefined {
+function statementName(statement: Sql): string | undefined {
+  if (statement.planEachTime) return undefined;
+  const text = statement.text;
   const name = statementNames.get(text);
   if (name) return name;
   if (!seenOnce.has(text)) {

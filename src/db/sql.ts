@@ -15,6 +15,8 @@ export class Sql {
   constructor(
     readonly strings: readonly string[],
     readonly values: readonly SqlValue[],
+    /** Never prepared: PostgreSQL plans it at every run (see plannedEachTime). */
+    readonly planEachTime = false,
   ) {}
 
   #text: string | undefined;
@@ -56,6 +58,17 @@ export function sql(strings: TemplateStringsArray, ...args: (SqlValue | Sql)[]):
     out.strings[out.strings.length - 1] += strings[i + 1];
   });
   return new Sql(out.strings, out.values);
+}
+
+/**
+ * A statement PostgreSQL plans again at every run instead of preparing it
+ * once: for a lookup whose best plan depends on how far the table has grown
+ * since its statistics were taken. A prepared statement keeps the generic
+ * plan it settled on early, while the table was small and every index
+ * looked as good.
+ */
+export function plannedEachTime(statement: Sql): Sql {
+  return new Sql(statement.strings, statement.values, true);
 }
 
 /** Text taken as it is: only ever SQL written in this code base, never a value. */

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "@prisma/client";
 import { prismaExecutor, type SqlExecutor } from "../../src/db/executor.js";
-import { sql } from "../../src/db/sql.js";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
+import { plannedEachTime, sql } from "../../src/db/sql.js";
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
 
 let db: TestDatabase;
 
@@ -111,5 +111,18 @@ describe("the raw SQL executor", () => {
       const [[row]] = await db.sql.transaction((t) => t.query(sql`SELECT ${`y${i}`}::text AS "a"`));
       expect(row.a).toBe(`y${i}`);
     }
+  });
+
+  it.runIf(testDatabaseKind === "postgres")("prepares a statement in repeated use, but never one planned each time", async () => {
+    const prepared = await db.sql.transaction(async (t) => {
+      for (let i = 0; i < 3; i++) {
+        await t.query(sql`SELECT ${`p${i}`}::text AS "prepared_probe"`);
+        await t.query(plannedEachTime(sql`SELECT ${`e${i}`}::text AS "each_time_probe"`));
+      }
+      const [rows] = await t.query(sql`SELECT "statement" FROM pg_prepared_statements`);
+      return rows.map((row) => String(row.statement));
+    });
+    expect(prepared.some((text) => text.includes("prepared_probe"))).toBe(true);
+    expect(prepared.some((text) => text.includes("each_time_probe"))).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 // driver parses one field instead of dozens; decimals travel as exact text.
 import type { IdempotencyScope, Price, Settings, Transaction, UsageAuthorization } from "@prisma/client";
 import type { SqlExecutor, SqlTransaction } from "../../../db/executor.js";
-import { joinSql, rawSql, sql, type Sql, type SqlRow } from "../../../db/sql.js";
+import { joinSql, plannedEachTime, rawSql, sql, type Sql, type SqlRow } from "../../../db/sql.js";
 import { accountIdFor, type LockedAccount } from "../accounts.js";
 import { accountSource, findStatement, type AccountRef } from "./locks.js";
 import { AccountTable, AuthorizationTable, PriceTable, SettingsTable, TransactionTable } from "./tables.js";
@@ -203,9 +203,13 @@ function iso(at: Date): string {
 
 /** Entries booked earlier under any of these keys. */
 export function earlierEntriesStatement(keys: { mandateId: string; scope: IdempotencyScope; key: string }[]): Sql {
-  return sql`SELECT t.* FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k("mandateId" text, "scope" text, "key" text)
+  // Planned at every run: "Transaction" has (mandateId, ...) history indexes
+  // besides the key's, and a plan made while the ledger was young picks one
+  // of those and filters every entry of the mandate, ever more of them
+  // (migration 20261130100000_mandate_rows_statistics says more).
+  return plannedEachTime(sql`SELECT t.* FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k("mandateId" text, "scope" text, "key" text)
     CROSS JOIN LATERAL (${byKeys(sql`SELECT t."mandateId", t."idempotencyScope"::text AS "scope", t."idempotencyKey" AS "key", t."id", t."requestHash", t."accountId"
-      FROM "Transaction" t WHERE t."mandateId" = k."mandateId" AND t."idempotencyScope" = k."scope"::"IdempotencyScope" AND t."idempotencyKey" = k."key"`)}) t`;
+      FROM "Transaction" t WHERE t."mandateId" = k."mandateId" AND t."idempotencyScope" = k."scope"::"IdempotencyScope" AND t."idempotencyKey" = k."key"`)}) t`);
 }
 
 /** Holds created earlier under any of these keys. */
