@@ -41,13 +41,28 @@ export default defineConfig({
           exclude: [
             ...configDefaults.exclude,
             "test/fault/**",
-            ...(database === "pglite" ? [] : ["test/client/**", "test/scripts/demo.test.ts", "test/e2e/ui.test.ts", "test/e2e/graphiql.test.ts", "test/e2e/build.test.ts"]),
+            ...(database === "pglite"
+              ? []
+              : [
+                  "test/client/**",
+                  "test/scripts/demo.test.ts",
+                  "test/e2e/ui.test.ts",
+                  "test/e2e/graphiql.test.ts",
+                  "test/e2e/build.test.ts",
+                ]),
           ],
           // Request logs of in-process apps would drown the test output; a test that reads logs sets its own level.
           env: { SALDO_TEST_DB: database, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
         },
       })),
-      ...(faults ? [{ extends: true as const, test: { name: "fault", include: ["test/fault/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 300_000 } }] : []),
+      ...(faults
+        ? [
+            {
+              extends: true as const,
+              test: { name: "fault", include: ["test/fault/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 300_000 },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -5,7 +5,15 @@
 import { createServer } from "node:http";
 import { createSchema, createYoga } from "graphql-yoga";
 
-const yoga = createYoga({ schema: createSchema({ typeDefs: /* GraphQL */ `type Query { ok: Boolean }` }) });
+const yoga = createYoga({
+  schema: createSchema({
+    typeDefs: /* GraphQL */ `
+      type Query {
+        ok: Boolean
+      }
+    `,
+  }),
+});
 const server = createServer(yoga);
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
   const address = server.address();

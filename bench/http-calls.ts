@@ -30,9 +30,7 @@ export const USAGE = { inputTokens: 1200, outputTokens: 300 };
 export const body = (query: string, variables?: Record<string, unknown>) => JSON.stringify(variables ? { query, variables } : { query });
 
 /** What one answer means. `refused`: a userError or a denial, so by the API's contract nothing was written. */
-export type Verdict =
-  | { ok: true; id?: string }
-  | { ok: false; refused: boolean; reason: string };
+export type Verdict = { ok: true; id?: string } | { ok: false; refused: boolean; reason: string };
 
 interface GraphQLAnswer {
   data?: Record<string, any> | null;
@@ -66,7 +64,9 @@ function userErrors(result: { userErrors?: { code: string; message: string }[] }
 export function judgeTypename(status: number, text: string): Verdict {
   const answer = parse(status, text);
   if (isVerdict(answer)) return answer;
-  return answer.data!.__typename === "Query" ? { ok: true } : { ok: false, refused: false, reason: `unexpected answer ${text.slice(0, 80)}` };
+  return answer.data!.__typename === "Query"
+    ? { ok: true }
+    : { ok: false, refused: false, reason: `unexpected answer ${text.slice(0, 80)}` };
 }
 
 export function judgeCheck(status: number, text: string): Verdict {
@@ -112,7 +112,11 @@ export function judgeRecordMany(status: number, text: string, count: number): Ve
   if (refusedAll) return refusedAll;
   const results = payload.results;
   if (!Array.isArray(results) || results.length !== count) {
-    return { ok: false, refused: false, reason: `expected ${count} results, got ${Array.isArray(results) ? results.length : typeof results}` };
+    return {
+      ok: false,
+      refused: false,
+      reason: `expected ${count} results, got ${Array.isArray(results) ? results.length : typeof results}`,
+    };
   }
   return results.map((payload) => {
     const refused = userErrors(payload);
@@ -126,7 +130,9 @@ export function judgeRecordMany(status: number, text: string, count: number): Ve
 export async function bulkSupport(post: Post): Promise<string | null> {
   const typeRef = "name kind ofType { name kind ofType { name kind ofType { name kind } } }";
   const fieldsOf = async (name: string) => {
-    const found = await data(post, `query($name: String!) { __type(name: $name) { fields { name args { name } type { ${typeRef} } } } }`, { name });
+    const found = await data(post, `query($name: String!) { __type(name: $name) { fields { name args { name } type { ${typeRef} } } } }`, {
+      name,
+    });
     return (found.__type?.fields ?? []) as { name: string; args: { name: string }[]; type: TypeRef }[];
   };
   const field = (await fieldsOf("Mutation")).find((f) => f.name === "recordUsages");
@@ -163,7 +169,8 @@ function unwrap(type: TypeRef): { name: string; lists: number } {
 export async function data(post: Post, query: string, variables?: Record<string, unknown>): Promise<any> {
   const response = await post(body(query, variables));
   const answer = JSON.parse(response.text);
-  if (response.status !== 200 || answer.errors?.length) throw new Error(`${query.slice(0, 60)}: HTTP ${response.status} ${response.text.slice(0, 300)}`);
+  if (response.status !== 200 || answer.errors?.length)
+    throw new Error(`${query.slice(0, 60)}: HTTP ${response.status} ${response.text.slice(0, 300)}`);
   return answer.data;
 }
 
@@ -307,7 +314,10 @@ export async function resolveAll(
     for (let i = 0; i < bulk.length; i += 100) {
       const chunk = bulk.slice(i, i + 100);
       replayed += chunk.length;
-      const response = await post(body(RECORD_MANY, { inputs: chunk.map(recordInput) })).catch((error: Error) => ({ status: 0, text: error.message }));
+      const response = await post(body(RECORD_MANY, { inputs: chunk.map(recordInput) })).catch((error: Error) => ({
+        status: 0,
+        text: error.message,
+      }));
       const verdicts = judgeRecordMany(response.status, response.text, chunk.length);
       chunk.forEach((call, j) => {
         const verdict = Array.isArray(verdicts) ? verdicts[j] : verdicts;
@@ -333,7 +343,12 @@ export async function resolveAll(
   return { replayed, unresolved: left.usage.length + left.pairs.length, reasons };
 }
 
-async function send(post: Post, query: string, variables: Record<string, unknown>, judge: (status: number, text: string) => Verdict): Promise<Verdict> {
+async function send(
+  post: Post,
+  query: string,
+  variables: Record<string, unknown>,
+  judge: (status: number, text: string) => Verdict,
+): Promise<Verdict> {
   try {
     const response = await post(body(query, variables));
     return judge(response.status, response.text);

@@ -133,7 +133,11 @@ export async function checkInvariants(query: Query, book: MoneyBook, options: In
                   FROM k LEFT JOIN "Transaction" t ON t."idempotencyScope" = 'SETTLEMENT' AND t."idempotencyKey" = k."authorizationId" GROUP BY k.key)
      SELECT count(*)::int AS keys, count(*) FILTER (WHERE h.n = 1 AND h.same AND e.n = 1 AND e.same)::int AS good
        FROM h JOIN e USING (key)`,
-    [json(settled.map((p) => ({ key: p.key, mandateId: p.mandateId, authorizationId: p.authorizationId, transactionId: p.transactionId })))],
+    [
+      json(
+        settled.map((p) => ({ key: p.key, mandateId: p.mandateId, authorizationId: p.authorizationId, transactionId: p.transactionId })),
+      ),
+    ],
   );
   checks.push({
     name: "one hold per acknowledged authorizeUsage key, settled once",

@@ -63,7 +63,16 @@ import {
   data as gql,
 } from "./http-calls.js";
 import { checkInvariants, type Check } from "./http-invariants.js";
-import { cpuSecondsBetween, cpuSecondsByPid, freePort, quiesce, startServer, treeUsage, waitUntilReady, type ServerProcess } from "./processes.js";
+import {
+  cpuSecondsBetween,
+  cpuSecondsByPid,
+  freePort,
+  quiesce,
+  startServer,
+  treeUsage,
+  waitUntilReady,
+  type ServerProcess,
+} from "./processes.js";
 import { cpuTimes, fmt, intEnv, percentile, redact, table } from "./report.js";
 
 // ---------------------------------------------------------------- settings
@@ -75,7 +84,11 @@ const SECONDS = intEnv("BENCH_HTTP_SECONDS", 10, 1);
 const WARMUP = intEnv("BENCH_HTTP_WARMUP", 3, 0);
 const CONNECTIONS = intEnv("BENCH_HTTP_CONNECTIONS", 32, 1);
 const BATCH = intEnv("BENCH_HTTP_BATCH", 100, 1);
-const ONLY = (process.env.BENCH_HTTP_ROWS ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number);
+const ONLY = (process.env.BENCH_HTTP_ROWS ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean)
+  .map(Number);
 const JSON_FILE = process.env.BENCH_HTTP_JSON;
 const TIME_ZONE = process.env.BILLING_TIME_ZONE || "Europe/Zurich";
 const CORES = availableParallelism();
@@ -190,14 +203,20 @@ async function seed(admin: Post): Promise<void> {
   for (let i = 0; i < mandateIds.length; i += 10) {
     await Promise.all(
       mandateIds.slice(i, i + 10).map(async (id) => {
-        const upserted = await gql(admin, `mutation($id: ID!, $name: String!) { upsertMandate(input: { id: $id, name: $name, billingModel: PREPAY_MANDATE }) { userErrors { code message } } }`, { id, name: id });
-        if (upserted.upsertMandate.userErrors.length) throw new Error(`seeding ${id}: ${JSON.stringify(upserted.upsertMandate.userErrors)}`);
+        const upserted = await gql(
+          admin,
+          `mutation($id: ID!, $name: String!) { upsertMandate(input: { id: $id, name: $name, billingModel: PREPAY_MANDATE }) { userErrors { code message } } }`,
+          { id, name: id },
+        );
+        if (upserted.upsertMandate.userErrors.length)
+          throw new Error(`seeding ${id}: ${JSON.stringify(upserted.upsertMandate.userErrors)}`);
         const credited = await gql(
           admin,
           `mutation($id: ID!, $amount: Decimal!, $key: String!) { creditAccount(input: { mandateId: $id, amount: $amount, description: "Benchmark credit", idempotencyKey: $key }) { transaction { id } userErrors { code message } } }`,
           { id, amount: CREDIT, key: `${RUN}-credit` },
         );
-        if (credited.creditAccount.userErrors.length) throw new Error(`crediting ${id}: ${JSON.stringify(credited.creditAccount.userErrors)}`);
+        if (credited.creditAccount.userErrors.length)
+          throw new Error(`crediting ${id}: ${JSON.stringify(credited.creditAccount.userErrors)}`);
       }),
     );
   }
@@ -348,7 +367,8 @@ async function measure(
   const generatorSeconds = (cpu.user + cpu.system) / 1e6;
   const serverSeconds = treeUsage(pid).cpuSeconds - server0;
   const postgresSeconds = cpuSecondsBetween(postgres0, cpuSecondsByPid("postgres"));
-  const machineBusy = machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null;
+  const machineBusy =
+    machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null;
   return {
     row,
     connections,
@@ -360,7 +380,10 @@ async function measure(
     pairP50: row.id === "pairs" ? quantile(tally.pairLatencies, 50) : undefined,
     pairP99: row.id === "pairs" ? quantile(tally.pairLatencies, 99) : undefined,
     errors: tally.failed + result.errors,
-    reasons: [...tally.reasons.entries(), ...(result.errors ? [[`connection errors and timeouts (${result.timeouts} timeouts)`, result.errors] as [string, number]] : [])],
+    reasons: [
+      ...tally.reasons.entries(),
+      ...(result.errors ? [[`connection errors and timeouts (${result.timeouts} timeouts)`, result.errors] as [string, number]] : []),
+    ],
     cpu: {
       generatorMs: (generatorSeconds * 1000) / requests,
       serverMs: (serverSeconds * 1000) / requests,
@@ -376,7 +399,8 @@ async function measure(
 /** A percentile, or NaN ("-") when nothing was answered. */
 const quantile = (values: number[], p: number) => (values.length === 0 ? Number.NaN : percentile(values, p));
 
-const ms = (value: number | undefined) => (value === undefined ? "" : Number.isNaN(value) ? "-" : value < 10 ? fmt(value, 2) : fmt(value, 1));
+const ms = (value: number | undefined) =>
+  value === undefined ? "" : Number.isNaN(value) ? "-" : value < 10 ? fmt(value, 2) : fmt(value, 1);
 
 function resultTable(results: Measurement[], connections: number, bareRate: number, bulkMissing: string | null): string {
   const rows: string[][] = [];
@@ -403,10 +427,28 @@ function resultTable(results: Measurement[], connections: number, bareRate: numb
     if (row.id === "pairs") {
       const pairTarget = connections === 1 ? `p50 <= ${row.latencyTarget} ms` : "";
       const pairMet = connections === 1 ? (m.pairP50! <= row.latencyTarget! ? "yes" : "no") : "";
-      rows.push(["   ... as pairs (pairs/s, pair latency)", fmt(m.pairsPerSecond ?? 0), "", pairTarget, pairMet, ms(m.pairP50), ms(m.pairP99), ""]);
+      rows.push([
+        "   ... as pairs (pairs/s, pair latency)",
+        fmt(m.pairsPerSecond ?? 0),
+        "",
+        pairTarget,
+        pairMet,
+        ms(m.pairP50),
+        ms(m.pairP99),
+        "",
+      ]);
     }
   }
-  return table(["path", "req/s", "ratio", "target", "met", "p50 ms", "p99 ms", "errors"], rows, [false, true, true, false, false, true, true, true]);
+  return table(["path", "req/s", "ratio", "target", "met", "p50 ms", "p99 ms", "errors"], rows, [
+    false,
+    true,
+    true,
+    false,
+    false,
+    true,
+    true,
+    true,
+  ]);
 }
 
 function cpuTable(results: Measurement[]): string {
@@ -439,12 +481,15 @@ async function main(): Promise<number> {
   const loadBefore = loadavg();
   log(`bench:http on ${commit()}, Node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
   log(`Saldo: ${SALDO_CMD} (DATABASE_POOL_SIZE ${process.env.DATABASE_POOL_SIZE || "default"}); baseline: ${BARE_CMD}`);
-  log(`${SECONDS} s per row and connection count (${CONNECTIONS} and 1), ${WARMUP} s warm-up per row; database ${fresh.name} on ${redact(SERVER_URL)}`);
+  log(
+    `${SECONDS} s per row and connection count (${CONNECTIONS} and 1), ${WARMUP} s warm-up per row; database ${fresh.name} on ${redact(SERVER_URL)}`,
+  );
 
   await fresh.create();
   const [barePort, saldoPort] = [await freePort(), await freePort()];
   const quiet: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production" };
-  for (const name of ["DATABASE_URL", "REDIS_URL", "SMTP_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "PORT"]) delete quiet[name];
+  for (const name of ["DATABASE_URL", "REDIS_URL", "SMTP_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "PORT"])
+    delete quiet[name];
   bare = startServer("bare yoga", BARE_CMD, ROOT, { ...quiet, PORT: String(barePort) }, barePort);
   saldo = startServer(
     "Saldo",
@@ -470,7 +515,9 @@ async function main(): Promise<number> {
   });
   const debitAmount: string = quote.quote.costChf;
   const bulkMissing = await bulkSupport(service);
-  log(`Seeded ${ACCOUNTS} PREPAY_MANDATE mandates with ${CREDIT} CHF each; every usage costs ${debitAmount} CHF (${MODEL}, ${USAGE.inputTokens}+${USAGE.outputTokens} tokens).`);
+  log(
+    `Seeded ${ACCOUNTS} PREPAY_MANDATE mandates with ${CREDIT} CHF each; every usage costs ${debitAmount} CHF (${MODEL}, ${USAGE.inputTokens}+${USAGE.outputTokens} tokens).`,
+  );
   if (bulkMissing) log(`Row 7: n/a (${bulkMissing}).`);
   const idle = treeUsage(saldo.child.pid);
   const bareIdle = treeUsage(bare.child.pid);
@@ -497,7 +544,9 @@ async function main(): Promise<number> {
       const m = await measure(row, target, serviceToken, connections, SECONDS, book, bulkKeys);
       results.push(m);
       const pairs = m.pairsPerSecond !== undefined ? `, ${fmt(m.pairsPerSecond)} pairs/s (pair p50 ${ms(m.pairP50)} ms)` : "";
-      log(`  ${row.number}. ${row.label}, ${connections} conn: ${fmt(m.rate)} ${row.id === "bulk" ? "records" : "req"}/s${pairs}, p50 ${ms(m.p50)} ms, p99 ${ms(m.p99)} ms, ${m.errors} errors`);
+      log(
+        `  ${row.number}. ${row.label}, ${connections} conn: ${fmt(m.rate)} ${row.id === "bulk" ? "records" : "req"}/s${pairs}, p50 ${ms(m.p50)} ms, p99 ${ms(m.p99)} ms, ${m.errors} errors`,
+      );
     }
     // Answers cut off at the end of a measurement (and anything that failed) are sent again, holds settled.
     waited += await quiesce(target.child.pid);
@@ -529,29 +578,44 @@ async function main(): Promise<number> {
   }
   const drift = (bareAgain.rate / bareRate(CONNECTIONS) - 1) * 100;
   log("");
-  log(`Bare yoga again at the end, ${CONNECTIONS} connections: ${fmt(bareAgain.rate)} req/s (${drift >= 0 ? "+" : ""}${fmt(drift, 1)} % against the start).`);
+  log(
+    `Bare yoga again at the end, ${CONNECTIONS} connections: ${fmt(bareAgain.rate)} req/s (${drift >= 0 ? "+" : ""}${fmt(drift, 1)} % against the start).`,
+  );
   log(
     `Saldo RSS: ${fmt(idle.rssMb)} MB idle (after start and seeding), ${fmt(afterLoad.rssMb)} MB after load, peak ${fmt(afterLoad.peakRssMb)} MB` +
       `${afterLoad.processes > 1 ? ` (${afterLoad.processes} processes)` : ""}; bare yoga ${fmt(bareIdle.rssMb)} → ${fmt(bareAfter.rssMb)} MB.`,
   );
-  log(`Saldo wrote ${saldo.stderrLines} line(s) to stderr${saldo.stderrLines ? `, first: ${saldo.firstStderrLines.slice(0, 5).join(" | ")}` : ""}.`);
+  log(
+    `Saldo wrote ${saldo.stderrLines} line(s) to stderr${saldo.stderrLines ? `, first: ${saldo.firstStderrLines.slice(0, 5).join(" | ")}` : ""}.`,
+  );
   const failures = results.filter((m) => m.reasons.length > 0);
   if (failures.length > 0) {
     log("");
     log("Failed requests (counted as errors, not as throughput):");
     for (const m of failures) {
-      for (const [reason, count] of m.reasons.slice(0, 5)) log(`  ${m.row.number}. ${m.row.label}, ${m.connections} conn: ${count} x ${reason}`);
+      for (const [reason, count] of m.reasons.slice(0, 5))
+        log(`  ${m.row.number}. ${m.row.label}, ${m.connections} conn: ${count} x ${reason}`);
     }
   }
   log("");
   log("CPU per request (per record for the bulk row), ms: load generator = this process (autocannon, judging every answer);");
-  log(`server = the server's process tree; postgres = every postgres process on the machine (other users' too); machine busy = all ${CORES} cores;`);
+  log(
+    `server = the server's process tree; postgres = every postgres process on the machine (other users' too); machine busy = all ${CORES} cores;`,
+  );
   log("rest = cores busy with anything else: the kernel's own work (loopback networking) and, on a shared machine, other processes.");
   log(cpuTable(results));
   log("");
   log(`Waited ${fmt(waited / 1000, 1)} s in all for a server to finish what a measurement left running before the next one.`);
-  log(`Replayed after the rows (cut off at a row's end, or failed): ${replayed} money requests${replayReasons.length ? `; still failing: ${replayReasons.slice(0, 5).join("; ")}` : ""}.`);
-  log(table(["invariant", "result", ""], checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]), [false, false, false]));
+  log(
+    `Replayed after the rows (cut off at a row's end, or failed): ${replayed} money requests${replayReasons.length ? `; still failing: ${replayReasons.slice(0, 5).join("; ")}` : ""}.`,
+  );
+  log(
+    table(
+      ["invariant", "result", ""],
+      checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]),
+      [false, false, false],
+    ),
+  );
   log(`Load average at the end: ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`);
 
   if (JSON_FILE) {
@@ -563,7 +627,14 @@ async function main(): Promise<number> {
           at: new Date().toISOString(),
           loadBefore,
           loadAfter,
-          settings: { seconds: SECONDS, warmup: WARMUP, connections: CONNECTIONS, batch: BATCH, saldo: SALDO_CMD, poolSize: process.env.DATABASE_POOL_SIZE ?? null },
+          settings: {
+            seconds: SECONDS,
+            warmup: WARMUP,
+            connections: CONNECTIONS,
+            batch: BATCH,
+            saldo: SALDO_CMD,
+            poolSize: process.env.DATABASE_POOL_SIZE ?? null,
+          },
           bulk: bulkMissing ?? "measured",
           results: results.map((m) => ({ ...m, row: m.row.id, label: m.row.label, ratio: m.rate / bareRate(m.connections) })),
           bareAgain: bareAgain.rate,

@@ -179,12 +179,7 @@ interface Run {
  * Runs op(0..total-1) on `workers` concurrent workers, stopping early after
  * maxSeconds. The first error stops every worker and is rethrown.
  */
-async function runWorkers(
-  total: number,
-  workers: number,
-  maxSeconds: number,
-  op: (i: number) => Promise<void>,
-): Promise<Run> {
+async function runWorkers(total: number, workers: number, maxSeconds: number, op: (i: number) => Promise<void>): Promise<Run> {
   let next = 0;
   let failure: unknown;
   const latencies: number[] = [];
@@ -213,9 +208,7 @@ async function runWorkers(
   const cpu = process.cpuUsage(cpu0);
   const machine1 = cpuTimes();
   const machineBusy =
-    machine0 && machine1 && machine1.total > machine0.total
-      ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total)
-      : null;
+    machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null;
   return {
     ops: latencies.length,
     seconds,
@@ -528,7 +521,14 @@ async function main(): Promise<number> {
       table(
         ["path", "round trips/op", "ms/op wall", "ms/op in SQL", "ms/op outside SQL", "Node CPU ms/op"],
         [
-          ["Saldo recordUsage", fmt(s.tripsPerOp, 1), fmt(s.wallPerOp, 2), fmt(s.sqlPerOp, 2), fmt(s.wallPerOp - s.sqlPerOp, 2), fmt(s.cpuPerOp, 2)],
+          [
+            "Saldo recordUsage",
+            fmt(s.tripsPerOp, 1),
+            fmt(s.wallPerOp, 2),
+            fmt(s.sqlPerOp, 2),
+            fmt(s.wallPerOp - s.sqlPerOp, 2),
+            fmt(s.cpuPerOp, 2),
+          ],
           ["baseline", fmt(b.tripsPerOp, 1), fmt(b.wallPerOp, 2), fmt(b.sqlPerOp, 2), fmt(b.wallPerOp - b.sqlPerOp, 2), fmt(b.cpuPerOp, 2)],
         ],
         [false, true, true, true, true, true],
@@ -611,7 +611,13 @@ async function main(): Promise<number> {
   }
   log("");
   log("Correctness after the run:");
-  log(table(["check", "result", ""], checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]), [false, false, false]));
+  log(
+    table(
+      ["check", "result", ""],
+      checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]),
+      [false, false, false],
+    ),
+  );
   log("");
   log(`Total run time ${fmt((performance.now() - runStarted) / 1000, 1)} s.`);
   const failed = checks.filter((c) => !c.ok);

@@ -53,7 +53,10 @@ export function startServer(name: string, command: string, cwd: string, env: Nod
   child.stdout!.on("data", keep);
   child.stderr!.on("data", (chunk: Buffer) => {
     keep(chunk);
-    const lines = chunk.toString().split("\n").filter((line) => line.trim() !== "");
+    const lines = chunk
+      .toString()
+      .split("\n")
+      .filter((line) => line.trim() !== "");
     stderrLines += lines.length;
     firstStderrLines.push(...lines.slice(0, 20 - firstStderrLines.length));
   });

@@ -100,7 +100,9 @@ async function main() {
     await stop(tsx);
   }
   const floor = median(results.initdb);
-  console.log(`\nready on /ready, median of ${runs} runs (load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")})`);
+  console.log(
+    `\nready on /ready, median of ${runs} runs (load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")})`,
+  );
   console.log("what           median ms   × initdb alone");
   for (const [what, values] of Object.entries(results)) {
     console.log(`${what.padEnd(14)} ${median(values).toFixed(0).padStart(9)}   ${(median(values) / floor).toFixed(2).padStart(6)}`);
@@ -108,13 +110,17 @@ async function main() {
 
   console.log(`\nmemory of node dist/server.js: RSS idle, then after ${LOAD_MOVES} usage debits over HTTP, 16 at a time`);
   const embedded = await memoryUnderLoad(path.join(scratch, "load"));
-  console.log(`embedded (PGlite)   idle ${embedded.idle} MB   after load ${embedded.loaded} MB (peak ${embedded.peak} MB)   ${embedded.rate}/s`);
+  console.log(
+    `embedded (PGlite)   idle ${embedded.idle} MB   after load ${embedded.loaded} MB (peak ${embedded.peak} MB)   ${embedded.rate}/s`,
+  );
   // The same on PostgreSQL: the server without a database in its own memory.
   const database = freshDatabase(process.env.BENCH_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres");
   try {
     await database.create();
     const postgres = await memoryUnderLoad(path.join(scratch, "unused"), database.url);
-    console.log(`PostgreSQL          idle ${postgres.idle} MB   after load ${postgres.loaded} MB (peak ${postgres.peak} MB)   ${postgres.rate}/s`);
+    console.log(
+      `PostgreSQL          idle ${postgres.idle} MB   after load ${postgres.loaded} MB (peak ${postgres.peak} MB)   ${postgres.rate}/s`,
+    );
   } finally {
     await database.drop();
   }
@@ -135,7 +141,11 @@ async function memoryUnderLoad(dataDir: string, databaseUrl?: string) {
     if (body.errors) throw new Error(JSON.stringify(body.errors));
   };
   await gql(admin, `mutation { upsertMandate(input: { id: "bench", name: "Bench" }) { userErrors { code } } }`, {});
-  await gql(admin, `mutation { creditAccount(input: { mandateId: "bench", amount: "1000000", description: "Load", idempotencyKey: "load" }) { userErrors { code } } }`, {});
+  await gql(
+    admin,
+    `mutation { creditAccount(input: { mandateId: "bench", amount: "1000000", description: "Load", idempotencyKey: "load" }) { userErrors { code } } }`,
+    {},
+  );
   const began = performance.now();
   let next = 0;
   await Promise.all(

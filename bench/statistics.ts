@@ -175,14 +175,29 @@ async function viaYoga(token: string, query: string, variables: Record<string, u
 
 async function viaGraphql(token: string, v: Variant): Promise<StatisticsResult> {
   const body = (await viaYoga(token, STATISTICS_QUERY, { mandateId: MANDATE, period: v.period, year: v.year, month: v.month })) as {
-    data?: { usageStatistics: { data: { periodStart: string; totalCost: string; transactionCount: number; byProvider: { key: string; cost: string }[]; byFeature: { key: string; cost: string }[] }[] } };
+    data?: {
+      usageStatistics: {
+        data: {
+          periodStart: string;
+          totalCost: string;
+          transactionCount: number;
+          byProvider: { key: string; cost: string }[];
+          byFeature: { key: string; cost: string }[];
+        }[];
+      };
+    };
     errors?: unknown[];
   };
   if (!body.data || body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   const result: StatisticsResult = new Map();
   for (const p of body.data.usageStatistics.data) {
     if (p.transactionCount === 0) continue;
-    result.set(String(p.periodStart).slice(0, 10), { total: money(p.totalCost), count: p.transactionCount, byProvider: sharesOf(p.byProvider), byFeature: sharesOf(p.byFeature) });
+    result.set(String(p.periodStart).slice(0, 10), {
+      total: money(p.totalCost),
+      count: p.transactionCount,
+      byProvider: sharesOf(p.byProvider),
+      byFeature: sharesOf(p.byFeature),
+    });
   }
   return result;
 }
@@ -267,7 +282,8 @@ async function measure(variants: Variant[], run: (v: Variant) => Promise<unknown
   return {
     latencies,
     cpuMs: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length),
-    machineBusy: machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null,
+    machineBusy:
+      machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : null,
   };
 }
 
@@ -277,7 +293,9 @@ const seconds = (since: number) => `${fmt((performance.now() - since) / 1000, 1)
 
 async function main(): Promise<number> {
   const runStarted = performance.now();
-  log(`Saldo statistics benchmark: ${fmt(ROWS)} DEBITs over ${YEARS} years on ${ACCOUNTS} account(s), ${RUNS} runs per query, warm-up ${WARMUP}`);
+  log(
+    `Saldo statistics benchmark: ${fmt(ROWS)} DEBITs over ${YEARS} years on ${ACCOUNTS} account(s), ${RUNS} runs per query, warm-up ${WARMUP}`,
+  );
   log(`Server ${redact(SERVER_URL)}; fresh database ${dbName}`);
 
   await fresh.create();
@@ -296,7 +314,13 @@ async function main(): Promise<number> {
   const accounts: { id: string; userId: string; k: number }[] = [];
   for (let k = 0; k < ACCOUNTS; k++) {
     const userId = `user-${pad(k)}`;
-    const { accountId } = await creditAccount(ctx, { mandateId: MANDATE, userId, amount: "10000000", description: "Benchmark credit", idempotencyKey: `bench-credit-${k}` });
+    const { accountId } = await creditAccount(ctx, {
+      mandateId: MANDATE,
+      userId,
+      amount: "10000000",
+      description: "Benchmark credit",
+      idempotencyKey: `bench-credit-${k}`,
+    });
     accounts.push({ id: accountId, userId, k });
   }
   log(`Set up mandate ${MANDATE} with ${ACCOUNTS} account(s) in ${seconds(setupStarted)}.`);
@@ -330,10 +354,14 @@ async function main(): Promise<number> {
   const check = await rebuildRollups(database, { mandateId: MANDATE, timeZone: TIME_ZONE, dryRun: true });
   const checkTime = seconds(setupStarted);
   await sqlPool.query(`VACUUM ANALYZE "UsageStatistics"`);
-  log(`Rollups: rebuildRollups wrote ${fmt(built.differences.length)} row(s) in ${buildTime}; a second pass found ${check.differences.length} difference(s) in ${checkTime}.`);
+  log(
+    `Rollups: rebuildRollups wrote ${fmt(built.differences.length)} row(s) in ${buildTime}; a second pass found ${check.differences.length} difference(s) in ${checkTime}.`,
+  );
 
   // Ledger invariants of the generated data (cheap aggregate checks).
-  const { rows: [ledger] } = await sqlPool.query<{ accounts: string; bad_balance: string; bad_sequence: string; debits: string }>(
+  const {
+    rows: [ledger],
+  } = await sqlPool.query<{ accounts: string; bad_balance: string; bad_sequence: string; debits: string }>(
     `SELECT count(*) AS accounts,
             count(*) FILTER (WHERE a."balance" <> t.sum) AS bad_balance,
             count(*) FILTER (WHERE a."sequence" <> t.n OR t.maxseq <> t.n) AS bad_sequence,
@@ -386,7 +414,9 @@ async function main(): Promise<number> {
   const floor = await measure([byMonth[0]], () => viaYoga(token, "{ __typename }"));
 
   // Report.
-  const { rows: [version] } = await sqlPool.query<{ server_version: string }>("SHOW server_version");
+  const {
+    rows: [version],
+  } = await sqlPool.query<{ server_version: string }>("SHOW server_version");
   log("");
   log(
     `usageStatistics of a mandate with ${fmt(inserted)} DEBITs on ${ACCOUNTS} account(s) over ${years.join("-")}, ` +
@@ -418,7 +448,16 @@ async function main(): Promise<number> {
   const busy = (m: Measured) => (m.machineBusy === null ? "n/a" : `${fmt(m.machineBusy * 100)} %`);
   log(
     table(
-      ["query", "rows summed by SUM", "rollup rows read", "statisticsFor p50", "statisticsFor CPU/run", "GraphQL Node CPU/run", "machine busy (GraphQL)", "machine busy (SUM)"],
+      [
+        "query",
+        "rows summed by SUM",
+        "rollup rows read",
+        "statisticsFor p50",
+        "statisticsFor CPU/run",
+        "GraphQL Node CPU/run",
+        "machine busy (GraphQL)",
+        "machine busy (SUM)",
+      ],
       results.map((r) => [
         r.name,
         fmt(r.rows),
@@ -432,7 +471,9 @@ async function main(): Promise<number> {
       [false, true, true, true, true, true, true, true],
     ),
   );
-  log(`Request floor ({ __typename } through yoga.fetch): p50 ${fmt(percentile(floor.latencies, 50), 1)} ms, Node CPU ${fmt(floor.cpuMs, 1)} ms/run.`);
+  log(
+    `Request floor ({ __typename } through yoga.fetch): p50 ${fmt(percentile(floor.latencies, 50), 1)} ms, Node CPU ${fmt(floor.cpuMs, 1)} ms/run.`,
+  );
   log("GraphQL: the whole request through yoga.fetch (auth, validation, resolvers, rollups summed in SQL, JSON).");
   log("SQL SUM: one GROUP BY GROUPING SETS over the DEBITs of the period (plain node-postgres, same database).");
   log("statisticsFor: the domain function behind the query, without GraphQL (where the GraphQL time goes).");
@@ -441,9 +482,17 @@ async function main(): Promise<number> {
   log("");
   const checks = [
     { name: "transactions generated", ok: Number(ledger.debits) === ROWS, detail: `${fmt(Number(ledger.debits))} DEBITs` },
-    { name: "balance = sum of deltas", ok: Number(ledger.bad_balance) === 0, detail: `${ledger.accounts} account(s), ${ledger.bad_balance} wrong` },
+    {
+      name: "balance = sum of deltas",
+      ok: Number(ledger.bad_balance) === 0,
+      detail: `${ledger.accounts} account(s), ${ledger.bad_balance} wrong`,
+    },
     { name: "sequence = count = max(sequence)", ok: Number(ledger.bad_sequence) === 0, detail: `${ledger.bad_sequence} wrong` },
-    { name: "rollups rebuilt, second pass clean", ok: check.differences.length === 0 && built.differences.length > 0, detail: `${check.rows} rows` },
+    {
+      name: "rollups rebuilt, second pass clean",
+      ok: check.differences.length === 0 && built.differences.length > 0,
+      detail: `${check.rows} rows`,
+    },
     {
       name: "GraphQL = SQL SUM (every year and month)",
       ok: mismatches.length === 0,
@@ -451,7 +500,13 @@ async function main(): Promise<number> {
     },
   ];
   log("Correctness:");
-  log(table(["check", "result", ""], checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]), [false, false, false]));
+  log(
+    table(
+      ["check", "result", ""],
+      checks.map((c) => [c.name, c.ok ? "OK" : "FAILED", c.detail]),
+      [false, false, false],
+    ),
+  );
   log("");
   log(`Total run time ${seconds(runStarted)}.`);
   const failed = checks.filter((c) => !c.ok);

@@ -166,7 +166,14 @@ export class SaldoClient {
         const { idempotencyKey } = chunk[i];
         outcomes.push(
           userErrors.length > 0
-            ? { ok: false, idempotencyKey, error: new SaldoUserError("recordUsages", userErrors.map((e) => ({ ...e, field: withIndex(e.field, at) }))) }
+            ? {
+                ok: false,
+                idempotencyKey,
+                error: new SaldoUserError(
+                  "recordUsages",
+                  userErrors.map((e) => ({ ...e, field: withIndex(e.field, at) })),
+                ),
+              }
             : { ok: true, idempotencyKey, transaction, account },
         );
       });
@@ -219,7 +226,13 @@ export class SaldoClient {
       try {
         await this.release(authorization.id);
       } catch (releaseError) {
-        throw new UnsettledHoldError({ action: "release", authorizationId: authorization.id, heldAmount: authorization.amount, callError, cause: releaseError });
+        throw new UnsettledHoldError({
+          action: "release",
+          authorizationId: authorization.id,
+          heldAmount: authorization.amount,
+          callError,
+          cause: releaseError,
+        });
       }
       throw callError;
     }
@@ -237,7 +250,14 @@ export class SaldoClient {
       const booked = await this.settlePending(pending);
       return { ...booked, result: outcome.result, authorizationId: authorization.id };
     } catch (cause) {
-      throw new UnsettledHoldError({ action: "settle", authorizationId: authorization.id, heldAmount: authorization.amount, pending, result: outcome.result, cause });
+      throw new UnsettledHoldError({
+        action: "settle",
+        authorizationId: authorization.id,
+        heldAmount: authorization.amount,
+        pending,
+        result: outcome.result,
+        cause,
+      });
     }
   }
 }

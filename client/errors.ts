@@ -140,9 +140,12 @@ export class UnsettledHoldError<R = unknown> extends SaldoError {
     cause: unknown;
   }) {
     const what = details.action === "settle" ? "the call's usage is not booked" : "the failed call's hold is still active";
-    super(`hold ${details.authorizationId} could not be ${details.action}d: ${what} (${(details.cause as Error)?.message ?? details.cause})`, {
-      cause: details.cause,
-    });
+    super(
+      `hold ${details.authorizationId} could not be ${details.action}d: ${what} (${(details.cause as Error)?.message ?? details.cause})`,
+      {
+        cause: details.cause,
+      },
+    );
     this.action = details.action;
     this.authorizationId = details.authorizationId;
     this.heldAmount = details.heldAmount;

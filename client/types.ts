@@ -79,7 +79,7 @@ export interface RecordUsageInput extends CallTarget {
 }
 
 /** One usage's outcome in recordUsages: booked, or refused with why (nothing booked for it). */
-export type RecordedUsage = { idempotencyKey: string } & ({ ok: true } & Booking | { ok: false; error: SaldoUserError });
+export type RecordedUsage = { idempotencyKey: string } & (({ ok: true } & Booking) | { ok: false; error: SaldoUserError });
 
 export interface QuoteInput {
   provider: string;

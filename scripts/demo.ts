@@ -46,8 +46,28 @@ if (args.help) {
 
 const MODES = {
   // About a minute of traffic: ~5 calls a second, each taking 0.3-1.5 s, at most 8 at a time.
-  full: { credit: "5", topUp: "5", intervalMs: 200, latency: [300, 1_500] as [number, number], concurrency: 8, refusalsToStop: 5, callsAfterTopUp: 30, statusEveryMs: 3_000, limitMs: 180_000 },
-  short: { credit: "2", topUp: "2", intervalMs: 10, latency: [5, 40] as [number, number], concurrency: 4, refusalsToStop: 3, callsAfterTopUp: 10, statusEveryMs: 1_000, limitMs: 90_000 },
+  full: {
+    credit: "5",
+    topUp: "5",
+    intervalMs: 200,
+    latency: [300, 1_500] as [number, number],
+    concurrency: 8,
+    refusalsToStop: 5,
+    callsAfterTopUp: 30,
+    statusEveryMs: 3_000,
+    limitMs: 180_000,
+  },
+  short: {
+    credit: "2",
+    topUp: "2",
+    intervalMs: 10,
+    latency: [5, 40] as [number, number],
+    concurrency: 4,
+    refusalsToStop: 3,
+    callsAfterTopUp: 10,
+    statusEveryMs: 1_000,
+    limitMs: 90_000,
+  },
 };
 const mode = args.short ? MODES.short : MODES.full;
 const ALLOWED_PROVIDERS = ["anthropic", "openai", "tavily"];
@@ -122,7 +142,8 @@ async function main(): Promise<boolean> {
               `${data.balanceWarning.threshold} CHF; it fires once per crossing, rising above it (a top-up) re-arms it`,
           );
         },
-        error: (error) => view.event(`${seconds()}s balanceWarning subscription failed: ${(error as Error)?.message ?? JSON.stringify(error)}`),
+        error: (error) =>
+          view.event(`${seconds()}s balanceWarning subscription failed: ${(error as Error)?.message ?? JSON.stringify(error)}`),
         complete: () => undefined,
       },
       { connected: () => resolve() },
@@ -165,7 +186,8 @@ async function main(): Promise<boolean> {
     const call = `${feature.code} (${feature.provider} ${feature.model})`;
     if (error instanceof ProviderFailure) {
       status.released++;
-      if (status.released <= 3) view.event(`${seconds()}s ↺ ${call} failed at the provider (${error.message}): hold released, nothing booked`);
+      if (status.released <= 3)
+        view.event(`${seconds()}s ↺ ${call} failed at the provider (${error.message}): hold released, nothing booked`);
     } else if (error instanceof ProviderNotAllowedError) {
       status.refused++;
       view.event(`${seconds()}s ✗ ${call} refused before the call: ProviderNotAllowedError (allowed: ${ALLOWED_PROVIDERS.join(", ")})`);
@@ -187,7 +209,10 @@ async function main(): Promise<boolean> {
     const n = ++status.calls;
     const feature = asksRefusedProvider(n) ? RESEARCH : pickFeature();
     const call = aiCall(gateway, mandateId, USERS[n % USERS.length], feature, { latency: mode.latency, fails: failsAtProvider(n) })
-      .then((booked) => onBooked(feature, booked), (error) => onRefused(feature, error))
+      .then(
+        (booked) => onBooked(feature, booked),
+        (error) => onRefused(feature, error),
+      )
       .finally(() => {
         inFlight.delete(call);
         view.update(status);
@@ -216,7 +241,9 @@ async function main(): Promise<boolean> {
   for (let waited = 0; warnings.length === 0 && waited < 5_000; waited += 100) await sleep(100);
   const warningsBeforeTopUp = warnings.length;
   const low = (await admin.request(DemoBalanceDocument, { mandateId })).balance;
-  view.event(`${seconds()}s balance ${low.balance} CHF, available ${low.available} CHF, isWarning ${low.isWarning}: the gateway's calls are refused`);
+  view.event(
+    `${seconds()}s balance ${low.balance} CHF, available ${low.available} CHF, isWarning ${low.isWarning}: the gateway's calls are refused`,
+  );
 
   const refill = await topUp(admin, mandateId, mode.topUp, "top-up");
   status.balance = new Decimal(refill.balance);
@@ -239,20 +266,33 @@ async function main(): Promise<boolean> {
   const credited = new Decimal(mode.credit).plus(mode.topUp);
   const serverSpend = new Map(totals.byProvider.map((share) => [share.key, new Decimal(share.cost)]));
   const checks: [string, boolean][] = [
-    [`balance ${final.balance} = ${credited.toFixed(6)} credited − ${spent.toFixed(6)} booked, nothing held (${final.held})`, new Decimal(final.balance).eq(credited.minus(spent)) && new Decimal(final.held).isZero()],
-    [`usage statistics: ${totals.transactionCount} debits, ${totals.totalCost} CHF, by provider as the gateway counted`, new Decimal(totals.totalCost).eq(spent) && totals.transactionCount === status.booked && sameSpend(serverSpend, status.spendByProvider)],
+    [
+      `balance ${final.balance} = ${credited.toFixed(6)} credited − ${spent.toFixed(6)} booked, nothing held (${final.held})`,
+      new Decimal(final.balance).eq(credited.minus(spent)) && new Decimal(final.held).isZero(),
+    ],
+    [
+      `usage statistics: ${totals.transactionCount} debits, ${totals.totalCost} CHF, by provider as the gateway counted`,
+      new Decimal(totals.totalCost).eq(spent) &&
+        totals.transactionCount === status.booked &&
+        sameSpend(serverSpend, status.spendByProvider),
+    ],
     // Once per crossing: a hold settled below its estimate (or released) can lift what may be spent above the
     // threshold again and re-arm it, so calls near the threshold may cross more than once.
     [
       `balanceWarning fired ${warningsBeforeTopUp} time(s) on the way down (once per crossing), ${warnings.length - warningsBeforeTopUp} after the top-up`,
       warningsBeforeTopUp >= 1 && warnings.length === warningsBeforeTopUp,
     ],
-    [`top-up re-armed the warning (isWarning ${refill.isWarning}, now ${final.isWarning})`, low.isWarning && !refill.isWarning && !final.isWarning],
+    [
+      `top-up re-armed the warning (isWarning ${refill.isWarning}, now ${final.isWarning})`,
+      low.isWarning && !refill.isWarning && !final.isWarning,
+    ],
     ["no unexpected errors", problems.length === 0],
   ];
 
   const refusedForProvider = status.refused - refusedForBalance;
-  console.log(`\n${status.calls} calls in ${seconds().trim()} s — ${status.booked} booked, ${status.released} released, ${status.refused} refused (${refusedForProvider} provider not allowed, ${refusedForBalance} insufficient balance)`);
+  console.log(
+    `\n${status.calls} calls in ${seconds().trim()} s — ${status.booked} booked, ${status.released} released, ${status.refused} refused (${refusedForProvider} provider not allowed, ${refusedForBalance} insufficient balance)`,
+  );
   console.log(`Spend by provider: ${spendLine(status.spendByProvider)} (total ${spent.toFixed(6)} CHF)`);
   for (const [line, ok] of checks) console.log(`${ok ? "✓" : "✗"} ${line}`);
   for (const problem of problems) console.error(problem);
@@ -270,7 +310,12 @@ async function main(): Promise<boolean> {
 
 async function topUp(admin: SaldoClient, mandateId: string, amount: string, key: string) {
   const { creditAccount } = await admin.request(DemoCreditDocument, {
-    input: { mandateId, amount, description: key === "welcome" ? "Welcome credit (demo)" : "Top-up by an admin (demo)", idempotencyKey: `${mandateId}:${key}` },
+    input: {
+      mandateId,
+      amount,
+      description: key === "welcome" ? "Welcome credit (demo)" : "Top-up by an admin (demo)",
+      idempotencyKey: `${mandateId}:${key}`,
+    },
   });
   expectNoErrors("creditAccount", creditAccount.userErrors);
   return creditAccount.account!;

@@ -74,7 +74,9 @@ async function main(): Promise<number> {
     if (!config.SMTP_URL) {
       // The server logs emails without SMTP_URL and counts them as sent; a
       // report sent by hand should reach someone, so it needs a mail server.
-      console.error("SMTP_URL is not set: --send needs a mail server (SMTP_URL=smtp://user:pass@host:587). Without --send the report is only printed.");
+      console.error(
+        "SMTP_URL is not set: --send needs a mail server (SMTP_URL=smtp://user:pass@host:587). Without --send the report is only printed.",
+      );
       return 1;
     }
     const recipients = mandate.settings?.notifyEmails ?? [];
@@ -118,7 +120,9 @@ async function main(): Promise<number> {
       }
       console.error(
         `Sending failed: ${outcome.error}. ` +
-          (outcome.status === "RETRY" ? `It stays queued; a running server retries at ${outcome.nextAttemptAt?.toISOString()}.` : "It is marked FAILED."),
+          (outcome.status === "RETRY"
+            ? `It stays queued; a running server retries at ${outcome.nextAttemptAt?.toISOString()}.`
+            : "It is marked FAILED."),
       );
       return 1;
     } finally {

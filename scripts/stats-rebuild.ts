@@ -57,8 +57,10 @@ function describe(d: RollupDifference): string {
   const changes: string[] = [];
   if (s.totalCost !== e.totalCost) changes.push(`total ${s.totalCost} -> ${e.totalCost}`);
   if (s.transactionCount !== e.transactionCount) changes.push(`count ${s.transactionCount} -> ${e.transactionCount}`);
-  if (shares(s.costByProvider) !== shares(e.costByProvider)) changes.push(`providers ${shares(s.costByProvider)} -> ${shares(e.costByProvider)}`);
-  if (shares(s.costByFeature) !== shares(e.costByFeature)) changes.push(`features ${shares(s.costByFeature)} -> ${shares(e.costByFeature)}`);
+  if (shares(s.costByProvider) !== shares(e.costByProvider))
+    changes.push(`providers ${shares(s.costByProvider)} -> ${shares(e.costByProvider)}`);
+  if (shares(s.costByFeature) !== shares(e.costByFeature))
+    changes.push(`features ${shares(s.costByFeature)} -> ${shares(e.costByFeature)}`);
   if (s.mandateId !== e.mandateId) changes.push(`mandate ${s.mandateId} -> ${e.mandateId}`);
   // Equal after normalising (e.g. "1.5" where the ledger writes "1.500000"): the stored text is rewritten.
   if (changes.length === 0) changes.push(`stored ${figures(s)}`);
@@ -125,9 +127,10 @@ async function main(): Promise<number> {
       .map((kind) => [kind, report.differences.filter((d) => d.kind === kind).length] as const)
       .filter(([, n]) => n > 0)
       .map(([kind, n]) => `${n} ${kind}`);
-    const what = report.differences.length === 0
-      ? "all rollups equal the ledger"
-      : `${report.differences.length} row(s) differed from the ledger (${kinds.join(", ")}), ${dryRun ? "NOT corrected (dry run)" : "corrected"}`;
+    const what =
+      report.differences.length === 0
+        ? "all rollups equal the ledger"
+        : `${report.differences.length} row(s) differed from the ledger (${kinds.join(", ")}), ${dryRun ? "NOT corrected (dry run)" : "corrected"}`;
     console.log(
       `Checked ${report.accounts} account(s), ${report.rows} rollup row(s), in ${(report.milliseconds / 1000).toFixed(1)} s: ${what}.`,
     );

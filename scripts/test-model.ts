@@ -27,7 +27,11 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-if (!/^\d+$/.test(values.runs!) || (values.seed !== undefined && !/^-?\d+$/.test(values.seed)) || !["pglite", "postgres"].includes(values.db!)) {
+if (
+  !/^\d+$/.test(values.runs!) ||
+  (values.seed !== undefined && !/^-?\d+$/.test(values.seed)) ||
+  !["pglite", "postgres"].includes(values.db!)
+) {
   console.error(usage);
   process.exit(2);
 }
@@ -37,7 +41,9 @@ if (values.db === "postgres" && !process.env.TEST_DATABASE_URL) {
 }
 
 const seed = values.seed ?? String(randomInt(2 ** 31));
-console.log(`[model] seed ${seed}, ${values.runs} runs on ${values.db} (replay: npm run test:model -- --seed ${seed} --runs ${values.runs} --db ${values.db})`);
+console.log(
+  `[model] seed ${seed}, ${values.runs} runs on ${values.db} (replay: npm run test:model -- --seed ${seed} --runs ${values.runs} --db ${values.db})`,
+);
 
 const env: NodeJS.ProcessEnv = {
   ...process.env,

@@ -27,7 +27,11 @@ if (roles.length === 0 || unknown.length > 0) {
   process.exit(2);
 }
 const config = loadConfig();
-const token = await signToken({ roles: roles as Role[], mandateIds: values.mandate ?? [], userId: values.user ?? null }, config.JWT_SECRET, values.expires);
+const token = await signToken(
+  { roles: roles as Role[], mandateIds: values.mandate ?? [], userId: values.user ?? null },
+  config.JWT_SECRET,
+  values.expires,
+);
 // The server refuses tokens that live longer than JWT_MAX_TTL: say so now rather than at the first request.
 const { exp, iat } = decodeJwt(token);
 if (exp! - iat! > config.JWT_MAX_TTL) {

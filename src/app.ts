@@ -103,28 +103,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const payments = stripe ? stripeProvider(stripe) : null;
   autoTopUps = createAutoTopUps(billing, payments);
   const verifyToken = createTokenVerifier(config.JWT_SECRET, config.JWT_MAX_TTL);
-  const yoga = createSaldoYoga({
-    db: database.prisma,
-    billing,
-    pubsub: live.pubsub,
-    verifyToken,
-    payments,
-    ping: database.ping,
-    liveEvents: live.status,
-  }, {
-    stripeWebhook: {
+  const yoga = createSaldoYoga(
+    {
+      db: database.prisma,
       billing,
-      stripe,
-      webhookSecret: config.STRIPE_WEBHOOK_SECRET,
-      observe: (type, outcome) => metrics.stripeWebhookEvents.inc({ type, outcome }),
+      pubsub: live.pubsub,
+      verifyToken,
+      payments,
+      ping: database.ping,
+      liveEvents: live.status,
     },
-    shuttingDown: () => shuttingDown,
-    streams,
-    metrics: { metrics, serve: config.METRICS_PORT === undefined, token: config.METRICS_TOKEN },
-    production: config.NODE_ENV === "production",
-    graphiql: config.GRAPHIQL,
-    corsOrigins: config.CORS_ORIGINS,
-  });
+    {
+      stripeWebhook: {
+        billing,
+        stripe,
+        webhookSecret: config.STRIPE_WEBHOOK_SECRET,
+        observe: (type, outcome) => metrics.stripeWebhookEvents.inc({ type, outcome }),
+      },
+      shuttingDown: () => shuttingDown,
+      streams,
+      metrics: { metrics, serve: config.METRICS_PORT === undefined, token: config.METRICS_TOKEN },
+      production: config.NODE_ENV === "production",
+      graphiql: config.GRAPHIQL,
+      corsOrigins: config.CORS_ORIGINS,
+    },
+  );
   // Expired holds stop counting at once; the sweep only records their status.
   // It also sends automatic top-ups whose charge was cut off by a stop.
   const sweep = background

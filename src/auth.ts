@@ -45,7 +45,12 @@ export async function verifyToken(token: string, secret: string, maxTtlSeconds: 
   if (!parsed.success) {
     throw new AuthenticationError(`Invalid token claims: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
   }
-  return { userId: parsed.data.sub ?? null, roles: parsed.data.roles, mandateIds: parsed.data.mandateIds, expiresAt: new Date(payload.exp * 1000) };
+  return {
+    userId: parsed.data.sub ?? null,
+    roles: parsed.data.roles,
+    mandateIds: parsed.data.mandateIds,
+    expiresAt: new Date(payload.exp * 1000),
+  };
 }
 
 /** How many verified tokens each verifier remembers; the gateway and the UI reuse a handful. */

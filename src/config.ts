@@ -38,10 +38,19 @@ const schema = z
       .trim()
       .regex(/^\d+\s*[smhd]?$/, "JWT_MAX_TTL must be a duration such as 24h, 30m, 3600 (seconds) or 7d")
       .transform((v) => Number(v.replace(/\D/g, "")) * { s: 1, m: 60, h: 3600, d: 86_400 }[/[smhd]$/.exec(v)?.[0] ?? "s"]!)
-      .pipe(z.number().int().min(1, "JWT_MAX_TTL must be at least 1 second").max(7 * 86_400, "JWT_MAX_TTL must be at most 7d"))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(1, "JWT_MAX_TTL must be at least 1 second")
+          .max(7 * 86_400, "JWT_MAX_TTL must be at most 7d"),
+      )
       .prefault("24h"),
     // GraphiQL in production (it is always served otherwise); introspection still needs a token there.
-    GRAPHIQL: z.enum(["true", "false"], "GRAPHIQL must be true or false").transform((v) => v === "true").optional(),
+    GRAPHIQL: z
+      .enum(["true", "false"], "GRAPHIQL must be true or false")
+      .transform((v) => v === "true")
+      .optional(),
     // Origins whose pages may read answers (CORS), besides Saldo's own and, in development, localhost.
     CORS_ORIGINS: z
       .string()
@@ -51,19 +60,30 @@ const schema = z
         return typeof origins === "string" ? [] : origins;
       })
       .prefault(""),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, "REDIS_URL must start with redis://").optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, "REDIS_URL must start with redis://")
+      .optional(),
     BILLING_TIME_ZONE: z
       .string()
       .default("Europe/Zurich")
       .refine(isTimeZone, "BILLING_TIME_ZONE must be an IANA time zone such as Europe/Zurich"),
     USD_TO_CHF: decimalString("USD_TO_CHF").prefault("0.80"),
     MARKUP_PERCENT: decimalString("MARKUP_PERCENT").prefault("50"),
-    HOLD_EXPIRY_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(3600),
+    HOLD_EXPIRY_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
     STRIPE_SECRET_KEY: z.string().optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
     STRIPE_API_BASE: z.string().url().optional(),
     TOPUP_MAX_CHF: decimalString("TOPUP_MAX_CHF").prefault("10000"),
-    SMTP_URL: z.string().regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://").optional(),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, "SMTP_URL must start with smtp:// or smtps://")
+      .optional(),
     MAIL_FROM: z.string().default("Saldo <billing@saldo.local>"),
     /** How long in-flight requests may take to finish after SIGTERM before their connections are cut. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

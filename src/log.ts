@@ -51,7 +51,11 @@ export interface LogSettings {
 /** The settings from the environment: LOG_LEVEL, LOG_FORMAT (json or pretty; default pretty only on a terminal). */
 export function logSettingsFrom(env: NodeJS.ProcessEnv = process.env): Required<Omit<LogSettings, "destination">> {
   const level = (LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL ?? "") ? env.LOG_LEVEL! : "info";
-  const format = (LOG_FORMATS as readonly string[]).includes(env.LOG_FORMAT ?? "") ? env.LOG_FORMAT! : process.stdout.isTTY ? "pretty" : "json";
+  const format = (LOG_FORMATS as readonly string[]).includes(env.LOG_FORMAT ?? "")
+    ? env.LOG_FORMAT!
+    : process.stdout.isTTY
+      ? "pretty"
+      : "json";
   return { level, format };
 }
 

@@ -114,11 +114,20 @@ function databaseGauges(db: Db, registry: Registry): () => Promise<void> {
   const activeHoldsAmount = new Gauge({ name: "saldo_active_holds_amount_chf", help: "The amount those holds reserve, in CHF", registers });
   const outboxBacklog = new Gauge({ name: "saldo_outbox_backlog", help: "Emails in the outbox waiting to be sent (PENDING)", registers });
   const outboxFailed = new Gauge({ name: "saldo_outbox_failed", help: "Emails the outbox gave up on (FAILED)", registers });
-  const autoTopUps = new Gauge({ name: "saldo_auto_topups", help: "Automatic top-up attempts by status (PENDING, SUCCEEDED, FAILED)", labelNames: ["status"] as const, registers });
+  const autoTopUps = new Gauge({
+    name: "saldo_auto_topups",
+    help: "Automatic top-up attempts by status (PENDING, SUCCEEDED, FAILED)",
+    labelNames: ["status"] as const,
+    registers,
+  });
   return async () => {
     try {
       const [holds, outbox, topUps] = await Promise.all([
-        db.usageAuthorization.aggregate({ where: { status: "ACTIVE", expiresAt: { gt: new Date() } }, _count: { _all: true }, _sum: { amount: true } }),
+        db.usageAuthorization.aggregate({
+          where: { status: "ACTIVE", expiresAt: { gt: new Date() } },
+          _count: { _all: true },
+          _sum: { amount: true },
+        }),
         db.notification.groupBy({ by: ["status"], where: { status: { in: ["PENDING", "FAILED"] } }, _count: { _all: true } }),
         db.autoTopUp.groupBy({ by: ["status"], _count: { _all: true } }),
       ]);
@@ -281,7 +290,12 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** The answer to a scrape: 405 but for GET, 401 without the token when one is set, else the metrics. */
-export async function metricsResponse(metrics: SaldoMetrics, method: string, authorization: string | null | undefined, token?: string): Promise<Response> {
+export async function metricsResponse(
+  metrics: SaldoMetrics,
+  method: string,
+  authorization: string | null | undefined,
+  token?: string,
+): Promise<Response> {
   if (method !== "GET" && method !== "HEAD") return new Response("Use GET\n", { status: 405, headers: { allow: "GET" } });
   if (token) {
     const given = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? "")?.[1];
@@ -292,14 +306,20 @@ export async function metricsResponse(metrics: SaldoMetrics, method: string, aut
       });
     }
   }
-  return new Response(await metrics.scrape(), { status: 200, headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" } });
+  return new Response(await metrics.scrape(), {
+    status: 200,
+    headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
+  });
 }
 
 /** METRICS_PORT: /metrics on a port of its own (say, reachable from the monitoring network only). */
 export async function serveMetrics(metrics: SaldoMetrics, port: number, token?: string): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    const answer = path === METRICS_PATH ? metricsResponse(metrics, req.method ?? "GET", req.headers.authorization, token) : Promise.resolve(new Response("Not found\n", { status: 404 }));
+    const answer =
+      path === METRICS_PATH
+        ? metricsResponse(metrics, req.method ?? "GET", req.headers.authorization, token)
+        : Promise.resolve(new Response("Not found\n", { status: 404 }));
     answer
       .then(async (response) => {
         res.writeHead(response.status, Object.fromEntries(response.headers));

@@ -34,10 +34,7 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
   let eventTarget;
   if (options.redisUrl) {
     // Loaded only when needed: a server without Redis never imports ioredis.
-    const [{ Redis }, { createRedisEventTarget }] = await Promise.all([
-      import("ioredis"),
-      import("@graphql-yoga/redis-event-target"),
-    ]);
+    const [{ Redis }, { createRedisEventTarget }] = await Promise.all([import("ioredis"), import("@graphql-yoga/redis-event-target")]);
     // While Redis is away, ioredis reconnects by itself. A publish then fails
     // at once (no offline queue): the event is dropped and counted, the money
     // move that caused it has committed. Subscribe and unsubscribe commands
@@ -79,11 +76,14 @@ export async function createLiveEvents(options: { redisUrl?: string } = {}): Pro
     // command's promise, never as an 'error' event (redis/ioredis#1776).
     // So the clients handed to it handle them: the one place for this.
     const publish = publishClient.publish.bind(publishClient);
-    publishClient.publish = ((channel: string, message: string) => publish(channel, message).catch(onDropped)) as typeof publishClient.publish;
+    publishClient.publish = ((channel: string, message: string) =>
+      publish(channel, message).catch(onDropped)) as typeof publishClient.publish;
     for (const command of ["subscribe", "unsubscribe"] as const) {
       const original = subscribeClient[command].bind(subscribeClient) as (...channels: string[]) => Promise<unknown>;
       subscribeClient[command] = ((...channels: string[]) =>
-        original(...channels).catch((error: Error) => log.error({ module: "pubsub" }, `Redis ${command} failed: ${error.message}`))) as never;
+        original(...channels).catch((error: Error) =>
+          log.error({ module: "pubsub" }, `Redis ${command} failed: ${error.message}`),
+        )) as never;
     }
     eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
     status = () =>

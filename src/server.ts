@@ -42,11 +42,17 @@ async function main() {
   // After listen: the WebSocket server re-emits the HTTP server's errors, and
   // a port in use should be reported once, below, not as a WebSocket failure.
   const webSocket = serveGraphQLOverWebSocket(server, { yoga: app.yoga, verifyToken: app.verifyToken });
-  const metricsServer = config.METRICS_PORT !== undefined ? await serveMetrics(app.metrics, config.METRICS_PORT, config.METRICS_TOKEN) : null;
+  const metricsServer =
+    config.METRICS_PORT !== undefined ? await serveMetrics(app.metrics, config.METRICS_PORT, config.METRICS_TOKEN) : null;
   const port = portOf(server) ?? config.PORT;
   const where = app.database.kind === "pglite" ? `embedded database in ${config.SALDO_DATA_DIR}` : "PostgreSQL";
   serverLog.info(
-    { port, database: app.database.kind, readyMs: Math.round(process.uptime() * 1000), ...(metricsServer ? { metricsPort: portOf(metricsServer) } : {}) },
+    {
+      port,
+      database: app.database.kind,
+      readyMs: Math.round(process.uptime() * 1000),
+      ...(metricsServer ? { metricsPort: portOf(metricsServer) } : {}),
+    },
     `GraphQL and GraphiQL on http://localhost:${port}/graphql (${where}); billing UI on http://localhost:${port}/app/`,
   );
 
@@ -62,7 +68,10 @@ async function main() {
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS + 15_000).unref();
     app.beginShutdown();
-    serverLog.info({ signal, inFlight: http.inFlight(), subscriptions: app.streams.count(), graceMs: config.SHUTDOWN_GRACE_MS }, "shutting down: not ready, draining");
+    serverLog.info(
+      { signal, inFlight: http.inFlight(), subscriptions: app.streams.count(), graceMs: config.SHUTDOWN_GRACE_MS },
+      "shutting down: not ready, draining",
+    );
     // Stops accepting at once; resolves when every request is answered (or cut at the grace's end).
     const drained = http.drain(config.SHUTDOWN_GRACE_MS);
     app.streams.endAll();
@@ -93,7 +102,12 @@ function portOf(server: Server): number | undefined {
 }
 
 main().catch((error) => {
-  if (error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof MigrationError || error instanceof LiveEventsError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof DatabaseOpenError ||
+    error instanceof MigrationError ||
+    error instanceof LiveEventsError
+  ) {
     serverLog.fatal(error.message);
   } else if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
     serverLog.fatal(`Port ${(error as { port?: number }).port ?? ""} is in use: stop the other server or set PORT (or METRICS_PORT)`);

@@ -85,7 +85,8 @@ export interface SaldoYogaOptions {
 
 const GRAPHIQL: GraphiQLOptions = {
   title: "Saldo",
-  defaultQuery: "# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { \"Authorization\": \"Bearer <token>\" }\n\n{\n  viewer { userId roles mandateIds }\n}\n",
+  defaultQuery:
+    '# Paste a token from `npm run token -- --role SYSADMIN` into Headers:\n# { "Authorization": "Bearer <token>" }\n\n{\n  viewer { userId roles mandateIds }\n}\n',
 };
 
 export type SaldoServices = AppServices & {
@@ -197,7 +198,8 @@ export function maskError(error: unknown, message: string): Error {
 }
 
 const UNAVAILABLE_MESSAGES: Record<Dependency, string> = {
-  database: "The database is unavailable or did not answer in time. Retry later; a money move sent again with the same idempotency key is booked at most once.",
+  database:
+    "The database is unavailable or did not answer in time. Retry later; a money move sent again with the same idempotency key is booked at most once.",
   "live events": "Live events are unavailable (Redis cannot be reached). Retry the subscription later.",
 };
 

@@ -36,23 +36,39 @@ describe("token lifetime", () => {
     const forever = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setSubject("ops").sign(key);
     const { status, body } = await viewerWith(forever);
     expect(status).toBe(401);
-    expect(body.errors[0]).toMatchObject({ message: "Invalid token: it has no exp claim; every token must expire", extensions: { code: "UNAUTHENTICATED" } });
+    expect(body.errors[0]).toMatchObject({
+      message: "Invalid token: it has no exp claim; every token must expire",
+      extensions: { code: "UNAUTHENTICATED" },
+    });
   });
 
   it("refuses a token that lives longer than 24 h, with or without iat", async () => {
     const long = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("25h").sign(key);
-    expect((await viewerWith(long)).body.errors[0].message).toMatch(/^Invalid token: it lives 90000 s, longer than the 86400 s a token may \(JWT_MAX_TTL\)$/);
+    expect((await viewerWith(long)).body.errors[0].message).toMatch(
+      /^Invalid token: it lives 90000 s, longer than the 86400 s a token may \(JWT_MAX_TTL\)$/,
+    );
     // Without iat the lifetime counts from now; an iat in the future does not shorten it.
-    const noIat = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(now() + 30 * 3600).sign(key);
+    const noIat = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(now() + 30 * 3600)
+      .sign(key);
     expect((await viewerWith(noIat)).status).toBe(401);
-    const lateIat = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt(now() + 20 * 3600).setExpirationTime(now() + 30 * 3600).sign(key);
+    const lateIat = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now() + 20 * 3600)
+      .setExpirationTime(now() + 30 * 3600)
+      .sign(key);
     expect((await viewerWith(lateIat)).status).toBe(401);
   });
 
   it("accepts a token of 24 h, and one issued long ago that lives 24 h in all", async () => {
     const day = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("24h").sign(key);
     expect(await viewerWith(day)).toEqual({ status: 200, body: { data: { viewer: { roles: ["SYSADMIN"] } } } });
-    const old = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt(now() - 20 * 3600).setExpirationTime(now() + 4 * 3600).sign(key);
+    const old = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now() - 20 * 3600)
+      .setExpirationTime(now() + 4 * 3600)
+      .sign(key);
     expect((await viewerWith(old)).status).toBe(200);
   });
 
@@ -140,6 +156,8 @@ describe("npm run token", () => {
     const { stdout } = await script("--role", "MANDATE_ADMIN", "--mandate", "acme", "--user", "alice");
     const caller = await verifyToken(stdout.trim(), JWT_SECRET);
     expect(caller).toMatchObject({ userId: "alice", roles: ["MANDATE_ADMIN"], mandateIds: ["acme"] });
-    await expect(script("--role", "SYSADMIN", "--expires", "48h")).rejects.toMatchObject({ stderr: expect.stringMatching(/longer than JWT_MAX_TTL/) });
+    await expect(script("--role", "SYSADMIN", "--expires", "48h")).rejects.toMatchObject({
+      stderr: expect.stringMatching(/longer than JWT_MAX_TTL/),
+    });
   });
 });

@@ -55,7 +55,11 @@ const CHECK = `query($i: CheckBillingInput!) { checkBilling(input: $i) { allowed
 describe("/metrics", () => {
   it("counts money moves by kind and outcome, denials by reason, and reads active holds at scrape time", async () => {
     const mandateId = uniqueId("metrics");
-    await ok(`mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`, { i: { id: mandateId, name: "Metrics AG" } }, SYSADMIN);
+    await ok(
+      `mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`,
+      { i: { id: mandateId, name: "Metrics AG" } },
+      SYSADMIN,
+    );
     const before = await scrape();
     const moves = (kind: string, outcome: string, code = "") => sample(before, "saldo_money_moves_total", { kind, outcome, code });
     const expected = {
@@ -71,15 +75,32 @@ describe("/metrics", () => {
     const credit = { mandateId, amount: "10", description: "Start", idempotencyKey: "credit-1" };
     expect((await ok(CREDIT, { i: credit }, SYSADMIN)).creditAccount.userErrors).toEqual([]);
     expect((await ok(CREDIT, { i: credit }, SYSADMIN)).creditAccount.userErrors).toEqual([]); // a replay
-    expect((await ok(CREDIT, { i: { ...credit, amount: "11" } }, SYSADMIN)).creditAccount.userErrors).toEqual([{ code: "IDEMPOTENCY_CONFLICT" }]);
+    expect((await ok(CREDIT, { i: { ...credit, amount: "11" } }, SYSADMIN)).creditAccount.userErrors).toEqual([
+      { code: "IDEMPOTENCY_CONFLICT" },
+    ]);
     for (const key of ["use-1", "use-2"]) {
-      const { recordUsage } = await ok(RECORD, { i: { mandateId, provider: "openai", model: "m", cost: "1", idempotencyKey: key } }, SERVICE);
+      const { recordUsage } = await ok(
+        RECORD,
+        { i: { mandateId, provider: "openai", model: "m", cost: "1", idempotencyKey: key } },
+        SERVICE,
+      );
       expect(recordUsage.userErrors).toEqual([]);
     }
-    const denied = await ok(AUTHORIZE, { i: { mandateId, provider: "openai", model: "m", estimatedCost: "1000", idempotencyKey: "big" } }, SERVICE);
+    const denied = await ok(
+      AUTHORIZE,
+      { i: { mandateId, provider: "openai", model: "m", estimatedCost: "1000", idempotencyKey: "big" } },
+      SERVICE,
+    );
     expect(denied.authorizeUsage.userErrors).toEqual([{ code: "INSUFFICIENT_BALANCE" }]);
-    expect((await ok(CHECK, { i: { mandateId, provider: "openai", estimatedCost: "1000" } }, SERVICE)).checkBilling).toEqual({ allowed: false, reason: "INSUFFICIENT_BALANCE" });
-    const held = await ok(AUTHORIZE, { i: { mandateId, provider: "openai", model: "m", estimatedCost: "2.5", idempotencyKey: "hold-1" } }, SERVICE);
+    expect((await ok(CHECK, { i: { mandateId, provider: "openai", estimatedCost: "1000" } }, SERVICE)).checkBilling).toEqual({
+      allowed: false,
+      reason: "INSUFFICIENT_BALANCE",
+    });
+    const held = await ok(
+      AUTHORIZE,
+      { i: { mandateId, provider: "openai", model: "m", estimatedCost: "2.5", idempotencyKey: "hold-1" } },
+      SERVICE,
+    );
     expect(held.authorizeUsage.userErrors).toEqual([]);
 
     const whileHeld = await scrape();
@@ -121,17 +142,32 @@ describe("/metrics", () => {
     const invalid = await app.gql("query Invalid { nope }", {}, SYSADMIN);
     expect(invalid.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     const after = await scrape();
-    const errors = (text: string, operationName: string, code: string) => sample(text, "graphql_envelop_error_result", { operationName, code });
+    const errors = (text: string, operationName: string, code: string) =>
+      sample(text, "graphql_envelop_error_result", { operationName, code });
     expect(errors(after, "Forbidden", "UNAUTHENTICATED")).toBe(errors(before, "Forbidden", "UNAUTHENTICATED") + 1);
     expect(errors(after, "Invalid", "GRAPHQL_VALIDATION_FAILED")).toBe(errors(before, "Invalid", "GRAPHQL_VALIDATION_FAILED") + 1);
   });
 
   it("observes the size of every batch the write path commits", async () => {
     const mandateId = uniqueId("metrics");
-    await ok(`mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`, { i: { id: mandateId, name: "Batch AG" } }, SYSADMIN);
+    await ok(
+      `mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`,
+      { i: { id: mandateId, name: "Batch AG" } },
+      SYSADMIN,
+    );
     const before = await scrape();
-    const inputs = Array.from({ length: 5 }, (_, i) => ({ mandateId, provider: "openai", model: "gpt-5", cost: "0", idempotencyKey: `batch-${i}` }));
-    const booked = await ok(`mutation($inputs: [RecordUsageInput!]!) { recordUsages(inputs: $inputs) { results { userErrors { code } } } }`, { inputs }, SERVICE);
+    const inputs = Array.from({ length: 5 }, (_, i) => ({
+      mandateId,
+      provider: "openai",
+      model: "gpt-5",
+      cost: "0",
+      idempotencyKey: `batch-${i}`,
+    }));
+    const booked = await ok(
+      `mutation($inputs: [RecordUsageInput!]!) { recordUsages(inputs: $inputs) { results { userErrors { code } } } }`,
+      { inputs },
+      SERVICE,
+    );
     expect(booked.recordUsages.results.flatMap((r: { userErrors: unknown[] }) => r.userErrors)).toEqual([]);
     const after = await scrape();
     // Five usages submitted together: at least one batch, carrying all five moves.
@@ -148,7 +184,11 @@ describe("/metrics", () => {
   });
 
   it("moves to a port of its own with METRICS_PORT", async () => {
-    const other: App = await createApp(loadConfig({ JWT_SECRET: "x".repeat(40), METRICS_PORT: "0" }), { database: app.db, backgroundJobs: false, processMetrics: false });
+    const other: App = await createApp(loadConfig({ JWT_SECRET: "x".repeat(40), METRICS_PORT: "0" }), {
+      database: app.db,
+      backgroundJobs: false,
+      processMetrics: false,
+    });
     const server = await serveMetrics(other.metrics, 0);
     try {
       expect((await other.yoga.fetch("http://yoga/metrics")).status).toBe(404);

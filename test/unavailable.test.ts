@@ -28,15 +28,27 @@ describe("unavailableDependency", () => {
     ["pg-pool's checkout timeout", new Error("timeout exceeded when trying to connect")],
     ["a pg client that failed before", new Error("Client has encountered a connection error and is not queryable")],
     ["Prisma's P1001", Object.assign(new Error("Can't reach database server at 10.0.0.1:5432"), { code: "P1001" })],
-    ["Prisma's P2028 (transaction could not start in time)", Object.assign(new Error("Unable to start a transaction in the given time."), { code: "P2028" })],
+    [
+      "Prisma's P2028 (transaction could not start in time)",
+      Object.assign(new Error("Unable to start a transaction in the given time."), { code: "P2028" }),
+    ],
     [
       "a driver adapter error with a SQLSTATE",
-      Object.assign(new Error("terminating connection"), { name: "DriverAdapterError", cause: { kind: "postgres", code: "57P01", originalCode: "57P01" } }),
+      Object.assign(new Error("terminating connection"), {
+        name: "DriverAdapterError",
+        cause: { kind: "postgres", code: "57P01", originalCode: "57P01" },
+      }),
     ],
-    ["a driver adapter error by kind", Object.assign(new Error("ConnectionClosed"), { name: "DriverAdapterError", cause: { kind: "ConnectionClosed" } })],
+    [
+      "a driver adapter error by kind",
+      Object.assign(new Error("ConnectionClosed"), { name: "DriverAdapterError", cause: { kind: "ConnectionClosed" } }),
+    ],
     [
       "a raw query failure wrapping one (P2010)",
-      Object.assign(new Error("Raw query failed"), { code: "P2010", meta: { driverAdapterError: { cause: { kind: "postgres", originalCode: "57P01" } } } }),
+      Object.assign(new Error("Raw query failed"), {
+        code: "P2010",
+        meta: { driverAdapterError: { cause: { kind: "postgres", originalCode: "57P01" } } },
+      }),
     ],
     ["any of them inside a GraphQLError", new GraphQLError("Unexpected error.", { originalError: socketError("ECONNREFUSED") })],
   ])("sees the database unavailable in %s", (_name, error) => {
@@ -88,7 +100,15 @@ describe("/ready", () => {
   });
 
   const yogaWith = (ping: () => Promise<void>, liveEvents?: () => string) =>
-    createSaldoYoga({ db: app.db.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(JWT_SECRET), payments: null, ping, liveEvents });
+    createSaldoYoga({
+      db: app.db.prisma,
+      billing: app.billing,
+      pubsub: app.live.pubsub,
+      verifyToken: createTokenVerifier(JWT_SECRET),
+      payments: null,
+      ping,
+      liveEvents,
+    });
 
   it("is 200 with each dependency's state while the database answers", async () => {
     const response = await app.yoga.fetch("http://yoga/ready");
@@ -106,7 +126,10 @@ describe("/ready", () => {
   });
 
   it("stays ready while only live events are down, and says so", async () => {
-    const response = await yogaWith(() => Promise.resolve(), () => "unavailable: Redis is reconnecting").fetch("http://yoga/ready");
+    const response = await yogaWith(
+      () => Promise.resolve(),
+      () => "unavailable: Redis is reconnecting",
+    ).fetch("http://yoga/ready");
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ ready: true, liveEvents: "unavailable: Redis is reconnecting" });
   });

@@ -25,7 +25,14 @@ export const FEATURES: Feature[] = [
 ];
 
 /** A feature whose provider the demo mandate is not allowed to use. */
-export const RESEARCH: Feature = { code: "research", provider: "perplexity", model: "sonar-pro", weight: 0, input: [2_000, 6_000], maxOutput: 2_000 };
+export const RESEARCH: Feature = {
+  code: "research",
+  provider: "perplexity",
+  model: "sonar-pro",
+  weight: 0,
+  input: [2_000, 6_000],
+  maxOutput: 2_000,
+};
 
 export const USERS = ["ada", "grace", "linus"];
 
@@ -66,7 +73,9 @@ export function aiCall(saldo: SaldoClient, mandateId: string, userId: string, fe
     const latency = between(simulation.latency);
     await new Promise((r) => setTimeout(r, latency));
     if (simulation.fails) throw new ProviderFailure(Math.random() < 0.5 ? "529 overloaded" : "timed out");
-    const usage: Usage = feature.requests ? { requests: 1 } : { inputTokens, outputTokens: between([Math.round(feature.maxOutput! / 10), feature.maxOutput!]) };
+    const usage: Usage = feature.requests
+      ? { requests: 1 }
+      : { inputTokens, outputTokens: between([Math.round(feature.maxOutput! / 10), feature.maxOutput!]) };
     return { usage, metadata: { featureCode: feature.code, processingTime: latency / 1000 } };
   });
 }

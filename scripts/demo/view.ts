@@ -53,7 +53,9 @@ function terminalView(): View {
     cliProgress.Presets.shades_classic,
   );
   const empty = { balance: "", calls: 0, booked: 0, released: 0, refused: 0, spend: "" };
-  const balance = bars.create(100, 100, empty, { format: " balance {bar} {balance} CHF | {calls} calls: {booked} booked, {released} released, {refused} refused" });
+  const balance = bars.create(100, 100, empty, {
+    format: " balance {bar} {balance} CHF | {calls} calls: {booked} booked, {released} released, {refused} refused",
+  });
   const spend = bars.create(100, 0, empty, { format: " spend   {spend}" });
   return {
     event: (line) => bars.log(`${line}\n`),
@@ -72,7 +74,9 @@ function lineView(statusEveryMs: number): View {
     if (!latest || latest === printed) return;
     printed = latest;
     const f = fields(latest);
-    console.log(`  · balance ${f.balance} CHF | ${f.calls} calls: ${f.booked} booked, ${f.released} released, ${f.refused} refused | spend ${f.spend}`);
+    console.log(
+      `  · balance ${f.balance} CHF | ${f.calls} calls: ${f.booked} booked, ${f.released} released, ${f.refused} refused | spend ${f.spend}`,
+    );
   };
   const timer = setInterval(print, statusEveryMs);
   return {

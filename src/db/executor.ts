@@ -80,7 +80,12 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
       // The extended protocol: pg prepares a named statement once per
       // connection (its own names, apart from the PREPAREd ones of transactions).
       const name = statementName(statement);
-      const result = await pool.query({ ...(name ? { name: `read_${name}` } : {}), text: statement.text, values: [...statement.values], types: PG_TYPES });
+      const result = await pool.query({
+        ...(name ? { name: `read_${name}` } : {}),
+        text: statement.text,
+        values: [...statement.values],
+        types: PG_TYPES,
+      });
       return result.rows as SqlRow[];
     },
     async transaction(work) {
@@ -136,7 +141,14 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
         // A failed step that was preparing statements may have prepared some
         // of them (PREPARE outlives a rollback): forget the connection rather
         // than guess which.
-        const clean = !broken && !preparing && (!begun || (await client.query("ROLLBACK").then(() => true, () => false)));
+        const clean =
+          !broken &&
+          !preparing &&
+          (!begun ||
+            (await client.query("ROLLBACK").then(
+              () => true,
+              () => false,
+            )));
         release(clean ? undefined : (error as Error));
         throw error;
       }
@@ -184,7 +196,8 @@ const PGLITE_PARSERS = { [NUMERIC]: asText, [INT8]: asText, [TIMESTAMP]: utcTime
  */
 export function pgliteExecutor(pglite: PGlite): SqlExecutor {
   return {
-    read: async (s) => (await pglite.query<SqlRow>(s.text, [...s.values], { parsers: PGLITE_PARSERS, paramTypes: s.values.map(() => TEXT) })).rows,
+    read: async (s) =>
+      (await pglite.query<SqlRow>(s.text, [...s.values], { parsers: PGLITE_PARSERS, paramTypes: s.values.map(() => TEXT) })).rows,
     transaction: (work) =>
       pglite.transaction(async (tx) => {
         const pending: DeferredWrite[] = [];
@@ -196,7 +209,10 @@ export function pgliteExecutor(pglite: PGlite): SqlExecutor {
           }
           return rows;
         };
-        const value = await work({ query: (...statements) => send(statements), defer: (...statements) => void pending.push(...statements) });
+        const value = await work({
+          query: (...statements) => send(statements),
+          defer: (...statements) => void pending.push(...statements),
+        });
         const writes = deferredStatement(pending);
         if (writes) await send([writes]);
         return value; // pglite.transaction commits, or rolls back on a throw

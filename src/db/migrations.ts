@@ -55,9 +55,7 @@ export class MigrationError extends Error {}
 
 /** What is applied and what is still to do; throws when history and folder disagree. */
 export async function migrationStatus(session: SqlSession, migrations = readMigrations()) {
-  const { rows: tables } = await session.query<{ exists: boolean }>(
-    `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS "exists"`,
-  );
+  const { rows: tables } = await session.query<{ exists: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS "exists"`);
   const applied = tables[0]?.exists
     ? (
         await session.query<AppliedRow>(

@@ -119,7 +119,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   let pglite: PGlite | undefined;
   try {
     // A fresh data directory starts as a copy of the template npm install made (src/db/template.ts), if any.
-    if (!inMemory && seedFromTemplate(path.resolve(dataDir))) log.info({ module: "db" }, `new embedded database in ${dataDir}, from the template`);
+    if (!inMemory && seedFromTemplate(path.resolve(dataDir)))
+      log.info({ module: "db" }, `new embedded database in ${dataDir}, from the template`);
     pglite = await withTimeout(
       PGlite.create(inMemory ? dataDir : path.resolve(dataDir), inMemory ? {} : { postgresqlconf: PGLITE_SETTINGS }),
       PGLITE_OPEN_TIMEOUT_MS,

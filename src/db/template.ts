@@ -61,7 +61,8 @@ export async function buildTemplate(session: (pglite: PGlite) => SqlSession): Pr
   renameSync(building, dir);
   // Templates of older migrations or PGlite versions: of no use any more.
   for (const entry of readdirSync(CACHE)) {
-    if (entry.startsWith("pglite-") && !entry.includes(".building-") && path.join(CACHE, entry) !== dir) rmSync(path.join(CACHE, entry), { recursive: true, force: true });
+    if (entry.startsWith("pglite-") && !entry.includes(".building-") && path.join(CACHE, entry) !== dir)
+      rmSync(path.join(CACHE, entry), { recursive: true, force: true });
   }
   return { dir, built: true };
 }

@@ -33,7 +33,10 @@ export function corsOptions(policy: CorsPolicy) {
 
 /** Parses CORS_ORIGINS: origins separated by commas, each scheme://host[:port]; an error names the bad one. */
 export function parseCorsOrigins(value: string): string[] | string {
-  const origins = value.split(",").map((o) => o.trim()).filter(Boolean);
+  const origins = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {

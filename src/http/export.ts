@@ -27,9 +27,14 @@ export interface TransactionExportOptions {
 }
 
 // Text the database can store, as every GraphQL argument (src/schema/inputs.ts).
-const id = z.string().trim().min(1).max(MAX_ID).refine((text) => unstorableText(text) === null, {
-  error: (issue) => unstorableText(issue.input as string) ?? "is not storable text",
-});
+const id = z
+  .string()
+  .trim()
+  .min(1)
+  .max(MAX_ID)
+  .refine((text) => unstorableText(text) === null, {
+    error: (issue) => unstorableText(issue.input as string) ?? "is not storable text",
+  });
 const list = <T extends z.ZodType>(item: T) => z.array(item).max(MAX_LIST, `at most ${MAX_LIST} entries`).default([]);
 const instant = z.iso
   .datetime({ offset: true, message: "an ISO date-time such as 2026-10-01T00:00:00Z" })

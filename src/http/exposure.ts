@@ -29,9 +29,11 @@ function stripSuggestions<E extends { message: string }>(errors: readonly E[]): 
  */
 export function useNoSuggestions(): Plugin {
   return {
-    onValidate: () => ({ valid, result, setResult }) => {
-      if (!valid) setResult(stripSuggestions(result));
-    },
+    onValidate:
+      () =>
+      ({ valid, result, setResult }) => {
+        if (!valid) setResult(stripSuggestions(result));
+      },
     ...usePayloadFormatter((result: ExecutionResult) => (result.errors ? { ...result, errors: stripSuggestions(result.errors) } : false)),
   } as Plugin;
 }
@@ -48,7 +50,10 @@ function selectsIntrospection(document: DocumentNode): boolean {
 
 /** Refuses __schema and __type to a caller without a token, before anything runs. */
 export function useIntrospectionNeedsCaller(): Plugin<{ caller?: unknown }> {
-  const check = ({ args, setResultAndStopExecution }: {
+  const check = ({
+    args,
+    setResultAndStopExecution,
+  }: {
     args: { document: DocumentNode; contextValue: { caller?: unknown } };
     setResultAndStopExecution: (result: ExecutionResult) => void;
   }) => {

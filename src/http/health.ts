@@ -62,9 +62,17 @@ function unavailable(error: unknown): string {
   return `unavailable: ${typeof code === "string" ? code : "error"}`;
 }
 
-export async function readiness(probe: ReadinessProbe, migrations: Migration[] = readMigrations(), timeoutMs = READY_TIMEOUT_MS): Promise<Readiness> {
+export async function readiness(
+  probe: ReadinessProbe,
+  migrations: Migration[] = readMigrations(),
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<Readiness> {
   const liveEvents = probe.liveEvents?.() ?? "in process";
-  const not = (reason: string, state: Omit<Readiness, "ready" | "reason" | "liveEvents" | "shuttingDown">, shuttingDown = false): Readiness => ({
+  const not = (
+    reason: string,
+    state: Omit<Readiness, "ready" | "reason" | "liveEvents" | "shuttingDown">,
+    shuttingDown = false,
+  ): Readiness => ({
     ready: false,
     reason,
     ...state,
@@ -81,7 +89,10 @@ export async function readiness(probe: ReadinessProbe, migrations: Migration[] =
   try {
     const { pending } = await withTimeout(migrationStatus(prismaSession(probe.db), migrations), timeoutMs);
     if (pending.length > 0) {
-      return not(`${pending.length} migration(s) not applied: ${pending.map((m) => m.name).join(", ")}`, { database: "ok", migrations: "pending" });
+      return not(`${pending.length} migration(s) not applied: ${pending.map((m) => m.name).join(", ")}`, {
+        database: "ok",
+        migrations: "pending",
+      });
     }
   } catch (error) {
     // A history that disagrees with this version (MigrationError), or the database failing mid-probe.

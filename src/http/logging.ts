@@ -36,7 +36,11 @@ const QUIET_PATHS = new Set(["/health", "/ready", "/metrics"]);
 
 export function useRequestLog(logger: Logger): Plugin<{ request?: Request; caller?: Caller | null }> {
   const requests = new WeakMap<Request, RequestEntry>();
-  const noteOperation = (args: { contextValue: { request?: Request; caller?: Caller | null }; operationName?: string | null; document: Parameters<typeof getOperationAST>[0] }) => {
+  const noteOperation = (args: {
+    contextValue: { request?: Request; caller?: Caller | null };
+    operationName?: string | null;
+    document: Parameters<typeof getOperationAST>[0];
+  }) => {
     const entry = args.contextValue.request ? requests.get(args.contextValue.request) : undefined;
     if (!entry) return;
     const operation = getOperationAST(args.document, args.operationName ?? undefined);

@@ -39,7 +39,9 @@ export function useUnsupportedMediaType(): Plugin {
           },
         ],
       };
-      endResponse(new fetchAPI.Response(JSON.stringify(body), { status: 415, headers: { "content-type": "application/json; charset=utf-8" } }));
+      endResponse(
+        new fetchAPI.Response(JSON.stringify(body), { status: 415, headers: { "content-type": "application/json; charset=utf-8" } }),
+      );
     },
   };
 }

@@ -52,7 +52,8 @@ export function serveGraphQLOverWebSocket(server: Server, app: { yoga: SaldoYoga
       onConnect: async (ctx) => {
         const authorization = connectionAuthorization(ctx);
         try {
-          if (!authorization) throw new GraphQLError('Authentication required: send connectionParams { "authorization": "Bearer <token>" }');
+          if (!authorization)
+            throw new GraphQLError('Authentication required: send connectionParams { "authorization": "Bearer <token>" }');
           await authenticate(authorization, verifyToken);
           return true;
         } catch (error) {

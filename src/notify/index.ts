@@ -64,7 +64,16 @@ export function startNotifications(deps: NotificationDeps): Notifications {
     warnedAboutLog = true;
     logger.warn("SMTP_URL is not set: emails are written to the log, not sent");
   }
-  const notifier = createNotifier({ db: deps.db, sql: deps.sql, mailer, timeZone, now: deps.now, logger, onOutcome: deps.onOutcome, ...deps.worker });
+  const notifier = createNotifier({
+    db: deps.db,
+    sql: deps.sql,
+    mailer,
+    timeZone,
+    now: deps.now,
+    logger,
+    onOutcome: deps.onOutcome,
+    ...deps.worker,
+  });
   const scheduler = createReportScheduler({ db: deps.db, timeZone, now: deps.now, logger, onQueued: () => notifier.kick() });
   notifier.start();
   const ready = deps.monthlyReports === false ? Promise.resolve() : scheduler.start();

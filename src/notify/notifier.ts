@@ -142,11 +142,15 @@ export function createNotifier(options: NotifierOptions): Notifier {
       });
     }
     const payload = row.payload as unknown as Partial<MonthlyReportPayload>;
-    const report = await buildMonthlyReport({ prisma: db, sql }, { mandateId: row.mandateId, month: payload.month ?? row.dedupeKey, timeZone });
+    const report = await buildMonthlyReport(
+      { prisma: db, sql },
+      { mandateId: row.mandateId, month: payload.month ?? row.dedupeKey, timeZone },
+    );
     return renderMonthlyReport(report);
   }
 
-  const describe = (row: { kind: string; dedupeKey: string; mandateId: string }) => `${row.kind} ${row.dedupeKey} of mandate ${row.mandateId}`;
+  const describe = (row: { kind: string; dedupeKey: string; mandateId: string }) =>
+    `${row.kind} ${row.dedupeKey} of mandate ${row.mandateId}`;
 
   async function attempt(claim: Claim): Promise<DeliveryOutcome> {
     const row = await db.notification.findUniqueOrThrow({
@@ -186,7 +190,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
       logger.warn(`${describe(row)}: sent, but another worker had taken the row over (lease expired)`);
       return { ...base, status: "LOST", delivery };
     }
-    if (delivery.transport !== "none") logger.info(`${describe(row)} sent to ${recipients.join(", ")} (${delivery.transport}, attempt ${claim.attempts})`);
+    if (delivery.transport !== "none")
+      logger.info(`${describe(row)} sent to ${recipients.join(", ")} (${delivery.transport}, attempt ${claim.attempts})`);
     return { ...base, status: "SENT", delivery };
   }
 

@@ -128,7 +128,9 @@ export async function buildMonthlyReport(
         balance: formatMoney(row.balance!),
       }))
       // The shared account first, then users by id.
-      .sort((a, b) => (a.accountType === b.accountType ? (a.userId ?? "").localeCompare(b.userId ?? "") : a.accountType === "MANDATE" ? -1 : 1)),
+      .sort((a, b) =>
+        a.accountType === b.accountType ? (a.userId ?? "").localeCompare(b.userId ?? "") : a.accountType === "MANDATE" ? -1 : 1,
+      ),
     invoice: net
       ? { amount: formatMoney(net[0]?.net ?? "0"), billingAddress: (mandate.settings?.billingAddress as BillingAddress | null) ?? null }
       : null,

@@ -90,7 +90,8 @@ const T = {
     balance: "Aktuelles Guthaben",
     creditLimit: "Kreditlimite",
     when: "Zeitpunkt",
-    autoTopUpFailedSubject: (accountOn: string, mandate: string) => `Saldo: automatische Aufladung auf ${accountOn} von ${mandate} fehlgeschlagen`,
+    autoTopUpFailedSubject: (accountOn: string, mandate: string) =>
+      `Saldo: automatische Aufladung auf ${accountOn} von ${mandate} fehlgeschlagen`,
     autoTopUpFailed: (amount: string, reason: string) =>
       `Die automatische Aufladung von ${amount} konnte der hinterlegten Karte nicht belastet werden: ${reason}. Automatische Aufladungen sind pausiert, bis eine neue Karte hinterlegt ist (Aufladung per Checkout bezahlen) oder die Einstellungen der automatischen Aufladung erneut gespeichert werden.`,
     topUpPrepaid:
@@ -178,7 +179,9 @@ export function renderBalanceWarning(view: BalanceWarningView): RenderedMail {
   const t = T[view.language];
   const lang = view.language;
   const account = view.userId ? t.userAccount(view.userId) : t.sharedAccount;
-  const failure = view.autoTopUpFailure ? t.autoTopUpFailed(formatChf(view.autoTopUpFailure.amount, lang), view.autoTopUpFailure.reason) : null;
+  const failure = view.autoTopUpFailure
+    ? t.autoTopUpFailed(formatChf(view.autoTopUpFailure.amount, lang), view.autoTopUpFailure.reason)
+    : null;
   const subject = (failure ? t.autoTopUpFailedSubject : t.warningSubject)(t.accountOn(view.userId), view.mandateName);
   const intro = failure ?? t.warningIntro(account, view.mandateName);
   const rows: Row[] = [
@@ -239,7 +242,12 @@ export function renderMonthlyReport(report: MonthlyReport): RenderedMail {
     ...(report.calls === 0 ? [t.nothing] : []),
     ...sections.flatMap((s) => ["", s.heading, textRows(s.rows)]),
     ...(report.invoice
-      ? ["", `${t.invoice}: ${money(report.invoice.amount)}`, `${t.billingAddress}:`, ...(address.length ? address : [t.noAddress]).map((l) => `  ${l}`)]
+      ? [
+          "",
+          `${t.invoice}: ${money(report.invoice.amount)}`,
+          `${t.billingAddress}:`,
+          ...(address.length ? address : [t.noAddress]).map((l) => `  ${l}`),
+        ]
       : []),
     "",
     "--",

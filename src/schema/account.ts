@@ -13,13 +13,13 @@ import { forbidden, query } from "./guard.js";
 
 /** The figures of an account that depend on its live holds and its mandate's settings. */
 export async function accountFigures(ctx: Context, account: AccountRow) {
-  const [held, settings] = await Promise.all([
-    ctx.loaders.held.load(account.id),
-    ctx.loaders.settings.load(account.mandateId),
-  ]);
+  const [held, settings] = await Promise.all([ctx.loaders.held.load(account.id), ctx.loaders.settings.load(account.mandateId)]);
   if (!settings) throw new Error(`settings of mandate ${account.mandateId} missing`);
   const figures = {
-    ...(account as unknown as Pick<Parameters<typeof showsWarning>[0], "balance" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">),
+    ...(account as unknown as Pick<
+      Parameters<typeof showsWarning>[0],
+      "balance" | "creditLimit" | "warningThreshold" | "lastTopUpBalance"
+    >),
     isWarning: account.isWarning,
     held,
   };

@@ -38,6 +38,7 @@ builder.prismaObjectField("Mandate", "balance", (t) =>
   t.field({
     type: BillingBalance,
     description: "The balance that pays for the caller: the shared account, or under PREPAY_USER the caller's own.",
-    resolve: (mandate, _args, ctx) => query(() => balanceFor(ctx.billing, mandate.id, readerScope(ctx, mandate.id, null) ?? ctx.caller?.userId)),
+    resolve: (mandate, _args, ctx) =>
+      query(() => balanceFor(ctx.billing, mandate.id, readerScope(ctx, mandate.id, null) ?? ctx.caller?.userId)),
   }),
 );

@@ -107,7 +107,10 @@ export function costError({ cost, lists }: QueryCost, max: number): GraphQLError
  * there); HTTP, SSE and WebSocket operations all pass through here.
  */
 export function useQueryCost(maxCost: number = MAX_QUERY_COST): Plugin {
-  const check = ({ args, setResultAndStopExecution }: {
+  const check = ({
+    args,
+    setResultAndStopExecution,
+  }: {
     args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: Record<string, unknown> | null; operationName?: string | null };
     setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
   }) => {

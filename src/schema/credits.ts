@@ -33,7 +33,11 @@ const AdjustAccountInput = builder.inputType("AdjustAccountInput", {
   fields: (t) => ({
     mandateId: t.id({ required: true }),
     userId: t.string(),
-    amount: t.field({ type: "Decimal", required: true, description: "Signed: positive raises the balance, negative lowers it; never zero." }),
+    amount: t.field({
+      type: "Decimal",
+      required: true,
+      description: "Signed: positive raises the balance, negative lowers it; never zero.",
+    }),
     description: t.string({ required: true }),
     idempotencyKey: t.string({ required: true }),
   }),
@@ -61,8 +65,18 @@ const TransferBalanceInput = builder.inputType("TransferBalanceInput", {
 });
 
 const TransferPayload = payloadType<{ from: TransactionRow; to: TransactionRow }>("TransferPayload", (t) => ({
-  from: t.field({ type: Transaction, nullable: true, description: "The ADJUSTMENT that took the amount off the source.", resolve: (p) => p.from ?? null }),
-  to: t.field({ type: Transaction, nullable: true, description: "The ADJUSTMENT that put it on the destination.", resolve: (p) => p.to ?? null }),
+  from: t.field({
+    type: Transaction,
+    nullable: true,
+    description: "The ADJUSTMENT that took the amount off the source.",
+    resolve: (p) => p.from ?? null,
+  }),
+  to: t.field({
+    type: Transaction,
+    nullable: true,
+    description: "The ADJUSTMENT that put it on the destination.",
+    resolve: (p) => p.to ?? null,
+  }),
 }));
 
 builder.mutationField("transferBalance", (t) =>

@@ -49,7 +49,9 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer S> ? S
 /** Declares a payload type: the given nullable fields plus userErrors. */
 export function payloadType<T extends object>(
   name: string,
-  fields: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, Payload<T>>) => Record<string, PothosSchemaTypes.FieldRef<Types, unknown, "Object">>,
+  fields: (
+    t: PothosSchemaTypes.ObjectFieldBuilder<Types, Payload<T>>,
+  ) => Record<string, PothosSchemaTypes.FieldRef<Types, unknown, "Object">>,
 ) {
   return builder.objectRef<Payload<T>>(name).implement({
     fields: (t) => ({

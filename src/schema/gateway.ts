@@ -206,7 +206,7 @@ const RecordUsagesPayload = payloadType<{ results: Payload<MoneyMoveResult>[] }>
   results: t.field({
     type: [TransactionPayload],
     nullable: true,
-    description: "One result per input, in the order of the inputs: its transaction, or its userErrors (fields under [\"inputs\", index]).",
+    description: 'One result per input, in the order of the inputs: its transaction, or its userErrors (fields under ["inputs", index]).',
     // Counted on recordUsages itself: the results are in memory and their accounts read in one query.
     complexity: IN_MEMORY,
     resolve: (p) => p.results ?? null,
@@ -224,8 +224,13 @@ builder.mutationField("recordUsages", (t) =>
     resolve: (_root, { inputs }, ctx, info) =>
       payload(async () => {
         const problems = entryProblems(info, "inputs", inputs);
-        const valid = inputs.flatMap((input, index) => (problems[index] ? [] : [{ index, input: { ...input, mandateId: String(input.mandateId) } }]));
-        const outcomes = await recordUsages(ctx.billing, valid.map((v) => v.input));
+        const valid = inputs.flatMap((input, index) =>
+          problems[index] ? [] : [{ index, input: { ...input, mandateId: String(input.mandateId) } }],
+        );
+        const outcomes = await recordUsages(
+          ctx.billing,
+          valid.map((v) => v.input),
+        );
         const results: Payload<MoneyMoveResult>[] = problems.map((problem) =>
           problem ? { userErrors: [{ code: "VALIDATION_FAILED", message: problem.message, field: problem.field }] } : { userErrors: [] },
         );

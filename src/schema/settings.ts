@@ -25,7 +25,10 @@ export const AutoTopUp = builder.prismaObject("AutoTopUp", {
     accountId: t.exposeID("accountId"),
     amount: t.expose("amount", { type: "Decimal" }),
     status: t.expose("status", { type: AutoTopUpStatus }),
-    failureMessage: t.exposeString("failureMessage", { nullable: true, description: "Why the payment failed, as the payment provider said." }),
+    failureMessage: t.exposeString("failureMessage", {
+      nullable: true,
+      description: "Why the payment failed, as the payment provider said.",
+    }),
     paymentIntentId: t.exposeString("paymentIntentId", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     closedAt: t.expose("closedAt", { type: "DateTime", nullable: true }),
@@ -92,8 +95,7 @@ builder.queryField("settings", (t) =>
     type: "Settings",
     args: { mandateId: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ mandateAdmin: String(args.mandateId) }),
-    resolve: (query, _root, args, ctx) =>
-      ctx.db.settings.findUniqueOrThrow({ ...query, where: { mandateId: String(args.mandateId) } }),
+    resolve: (query, _root, args, ctx) => ctx.db.settings.findUniqueOrThrow({ ...query, where: { mandateId: String(args.mandateId) } }),
   }),
 );
 
@@ -114,7 +116,10 @@ const AutoTopUpInput = builder.inputType("AutoTopUpInput", {
     enabled: t.boolean({ required: true }),
     belowAmount: t.field({ type: "Decimal" }),
     topUpAmount: t.field({ type: "Decimal", description: "Whole rappen, at least 5 CHF and at most the configured top-up maximum." }),
-    monthlyCap: t.field({ type: "Decimal", description: "Most that automatic top-ups may charge in a calendar month (billing time zone)." }),
+    monthlyCap: t.field({
+      type: "Decimal",
+      description: "Most that automatic top-ups may charge in a calendar month (billing time zone).",
+    }),
   }),
 });
 

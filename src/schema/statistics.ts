@@ -1,5 +1,11 @@
 import { GraphQLError } from "graphql";
-import { rollupShares, statisticsFor, type CostShare as Share, type Statistics, type StatisticsPoint as Point } from "../billing/statistics/queries.js";
+import {
+  rollupShares,
+  statisticsFor,
+  type CostShare as Share,
+  type Statistics,
+  type StatisticsPoint as Point,
+} from "../billing/statistics/queries.js";
 import { builder } from "../builder.js";
 import { PeriodType } from "./enums.js";
 import { can } from "../auth.js";
@@ -10,14 +16,21 @@ import { IN_MEMORY, rows } from "./cost.js";
 const UNBOUNDED_PERIODS = { DAY: 366, MONTH: 12, YEAR: 5 } as const;
 
 /** How many rollup rows a from..to range holds, for the cost estimate. */
-export function periodsBetween(period: keyof typeof UNBOUNDED_PERIODS, from: Date | null | undefined, to: Date | null | undefined, now = new Date()): number {
+export function periodsBetween(
+  period: keyof typeof UNBOUNDED_PERIODS,
+  from: Date | null | undefined,
+  to: Date | null | undefined,
+  now = new Date(),
+): number {
   if (!from) return UNBOUNDED_PERIODS[period];
   const end = to ?? now;
   const years = end.getUTCFullYear() - from.getUTCFullYear();
   const count =
-    period === "DAY" ? Math.floor((end.getTime() - from.getTime()) / 86_400_000) + 1
-    : period === "MONTH" ? years * 12 + end.getUTCMonth() - from.getUTCMonth() + 1
-    : years + 1;
+    period === "DAY"
+      ? Math.floor((end.getTime() - from.getTime()) / 86_400_000) + 1
+      : period === "MONTH"
+        ? years * 12 + end.getUTCMonth() - from.getUTCMonth() + 1
+        : years + 1;
   return Math.max(count, 1);
 }
 

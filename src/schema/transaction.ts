@@ -103,9 +103,10 @@ builder.prismaObjectField("BillingAccount", "transactions", (t) =>
         if (args.filter?.userId != null) readerScope(ctx, account.mandateId, args.filter.userId);
         const filter = (args.filter as Filter | null) ?? {};
         // On a shared account a user sees only what they caused.
-        const where = history === "own"
-          ? { ...transactionWhere({ accountId: account.id }, filter), createdByUserId: ctx.caller!.userId }
-          : transactionWhere({ accountId: account.id }, filter);
+        const where =
+          history === "own"
+            ? { ...transactionWhere({ accountId: account.id }, filter), createdByUserId: ctx.caller!.userId }
+            : transactionWhere({ accountId: account.id }, filter);
         const select = queryFromInfo({ context: ctx, info, path: ["edges", "node"], typeName: "Transaction" });
         return toConnection(await transactionPage(ctx, where, args, select));
       }),

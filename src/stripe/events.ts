@@ -121,10 +121,17 @@ async function applyCheckout(ctx: BillingContext, event: StripeEventLike, sessio
     return ignore(event, `checkout session ${session.id} is ${session.payment_status ?? "unknown"}, not paid yet`);
   }
   const declared = session.metadata?.amount;
-  if (declared !== undefined && Number.isSafeInteger(session.amount_total) && !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))) {
+  if (
+    declared !== undefined &&
+    Number.isSafeInteger(session.amount_total) &&
+    !safeEquals(declared, new Decimal(session.amount_total!).dividedBy(100))
+  ) {
     // Stripe's amount is what was paid; a mismatch means the session was not
     // created as Saldo asked. Credit what was paid, and say so.
-    log.warn({ module: "stripe" }, `checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`);
+    log.warn(
+      { module: "stripe" },
+      `checkout session ${session.id}: metadata.amount ${declared} differs from amount_total ${session.amount_total} rappen; crediting what was paid`,
+    );
   }
   return creditPayment(ctx, event, {
     what: `checkout session ${session.id}`,
@@ -213,15 +220,22 @@ async function applyPaymentMethod(ctx: BillingContext, event: StripeEventLike, m
 
 async function applyRefunds(ctx: BillingContext, event: StripeEventLike, charge: ChargeLike): Promise<StripeEventResult> {
   // A charge carries the metadata its payment intent had; if not, Saldo knows its own automatic top-ups.
-  const metadata = charge.metadata?.accountId || charge.metadata?.accountKey ? charge.metadata : await accountOfAutoTopUpPayment(ctx, charge.payment_intent);
+  const metadata =
+    charge.metadata?.accountId || charge.metadata?.accountKey
+      ? charge.metadata
+      : await accountOfAutoTopUpPayment(ctx, charge.payment_intent);
   const target = await accountNamed(ctx, metadata);
   if (!target) return ignore(event, `refunded charge ${charge.id} names no known Saldo account (metadata: ${describe(charge.metadata)})`);
-  if ((charge.currency ?? "chf").toLowerCase() !== "chf") return ignore(event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
+  if ((charge.currency ?? "chf").toLowerCase() !== "chf")
+    return ignore(event, `refunded charge ${charge.id} is in ${charge.currency}, not CHF`);
   const refunds = (charge.refunds?.data ?? []).filter(
     (refund) => Number.isSafeInteger(refund.amount) && refund.amount > 0 && refund.status !== "failed" && refund.status !== "canceled",
   );
   if (refunds.length === 0) {
-    return ignore(event, `charge.refunded for ${charge.id} lists no refunds (amount_refunded=${charge.amount_refunded ?? "?"}); nothing booked`);
+    return ignore(
+      event,
+      `charge.refunded for ${charge.id} lists no refunds (amount_refunded=${charge.amount_refunded ?? "?"}); nothing booked`,
+    );
   }
   const transactionIds: string[] = [];
   let booked = false;

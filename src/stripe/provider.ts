@@ -9,7 +9,11 @@ export function createStripe(secretKey: string, apiBase?: string): Stripe {
   return new Stripe(secretKey, {
     maxNetworkRetries: 2,
     ...(base
-      ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol.replace(":", "") as "http" | "https" }
+      ? {
+          host: base.hostname,
+          port: base.port || (base.protocol === "https:" ? 443 : 80),
+          protocol: base.protocol.replace(":", "") as "http" | "https",
+        }
       : {}),
   });
 }
@@ -30,7 +34,10 @@ export function stripeProvider(stripe: Stripe): PaymentProvider {
         customer: request.customerId,
         currency: request.currency,
         line_items: [
-          { quantity: 1, price_data: { currency: request.currency, unit_amount: request.amountRappen, product_data: { name: "Saldo credit" } } },
+          {
+            quantity: 1,
+            price_data: { currency: request.currency, unit_amount: request.amountRappen, product_data: { name: "Saldo credit" } },
+          },
         ],
         success_url: request.successUrl,
         cancel_url: request.cancelUrl,

@@ -40,7 +40,11 @@ export async function handleStripeWebhook(request: Request, options: StripeWebho
   }
 }
 
-async function handle(request: Request, options: StripeWebhookOptions, note: (eventType: string, outcome: string) => void): Promise<Response> {
+async function handle(
+  request: Request,
+  options: StripeWebhookOptions,
+  note: (eventType: string, outcome: string) => void,
+): Promise<Response> {
   if (request.method !== "POST") return json(405, { error: "Use POST" }, { allow: "POST" });
   if (!options.webhookSecret) {
     return json(503, { error: "Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET (and STRIPE_SECRET_KEY)" });
@@ -62,7 +66,8 @@ async function handle(request: Request, options: StripeWebhookOptions, note: (ev
     if (event.type === "charge.refunded") await withRefunds(event.data.object as Stripe.Charge, options.stripe);
     const result = await applyStripeEvent(options.billing, event as unknown as Parameters<typeof applyStripeEvent>[1]);
     note(event.type, result.outcome);
-    if (result.outcome !== "unhandled") stripeLog.info({ eventId: event.id, eventType: event.type, outcome: result.outcome }, `event ${result.outcome}`);
+    if (result.outcome !== "unhandled")
+      stripeLog.info({ eventId: event.id, eventType: event.type, outcome: result.outcome }, `event ${result.outcome}`);
   } catch (error) {
     // The database failed: 500, and Stripe retries the event later.
     note(event.type, "failed");

@@ -16,7 +16,11 @@ afterAll(async () => {
 
 describe("authentication", () => {
   it("shows the caller as the token says", async () => {
-    const res = await app.gql("{ viewer { userId roles mandateIds } }", {}, { roles: ["MANDATE_ADMIN"], mandateIds: ["a", "b"], userId: "u1" });
+    const res = await app.gql(
+      "{ viewer { userId roles mandateIds } }",
+      {},
+      { roles: ["MANDATE_ADMIN"], mandateIds: ["a", "b"], userId: "u1" },
+    );
     expect(res.data).toEqual({ viewer: { userId: "u1", roles: ["MANDATE_ADMIN"], mandateIds: ["a", "b"] } });
   });
 
@@ -50,11 +54,17 @@ describe("mandates", () => {
     const id = uniqueId();
     const mutation = `mutation($input: UpsertMandateInput!) { upsertMandate(input: $input) { mandate { id name settings { billingModel } } userErrors { code message field } } }`;
     const created = await app.gql(mutation, { input: { id, name: "Acme" } }, SYSADMIN);
-    expect(created.data.upsertMandate).toEqual({ mandate: { id, name: "Acme", settings: { billingModel: "PREPAY_MANDATE" } }, userErrors: [] });
+    expect(created.data.upsertMandate).toEqual({
+      mandate: { id, name: "Acme", settings: { billingModel: "PREPAY_MANDATE" } },
+      userErrors: [],
+    });
 
     const postpay = await app.gql(mutation, { input: { id: uniqueId(), name: "X", billingModel: "CREDIT_POSTPAY" } }, SYSADMIN);
     expect(postpay.data.upsertMandate.mandate).toBeNull();
-    expect(postpay.data.upsertMandate.userErrors[0]).toMatchObject({ code: "BILLING_ADDRESS_REQUIRED", field: ["input", "billingAddress"] });
+    expect(postpay.data.upsertMandate.userErrors[0]).toMatchObject({
+      code: "BILLING_ADDRESS_REQUIRED",
+      field: ["input", "billingAddress"],
+    });
 
     const badId = await app.gql(mutation, { input: { id: "no spaces", name: "X" } }, SYSADMIN);
     expect(badId.data.upsertMandate.userErrors[0]).toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "id"] });
@@ -75,7 +85,11 @@ describe("mandates", () => {
     expect(settings.errors?.[0].extensions?.code).toBe("FORBIDDEN");
     const user = await app.gql(`{ mandate(id: "${id}") { id name } }`, {}, { roles: ["USER"], mandateIds: [id], userId: "u" });
     expect(user.data).toEqual({ mandate: { id, name: "Hidden" } });
-    const userSettings = await app.gql(`{ mandate(id: "${id}") { settings { billingModel } } }`, {}, { roles: ["USER"], mandateIds: [id], userId: "u" });
+    const userSettings = await app.gql(
+      `{ mandate(id: "${id}") { settings { billingModel } } }`,
+      {},
+      { roles: ["USER"], mandateIds: [id], userId: "u" },
+    );
     expect(userSettings.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 

@@ -46,7 +46,11 @@ const SETTLE = `mutation($input: SettleUsageInput!) { settleUsage(input: $input)
 describe("gateway", () => {
   it("checks, holds, settles at the real cost and settles only once", async () => {
     const mandateId = await mandateWith("10");
-    const check = await app.gql(CHECK, { input: { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", estimatedCost: "2.5" } }, SERVICE);
+    const check = await app.gql(
+      CHECK,
+      { input: { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", estimatedCost: "2.5" } },
+      SERVICE,
+    );
     expect(check.data.checkBilling).toEqual({
       allowed: true,
       reason: null,
@@ -97,19 +101,31 @@ describe("gateway", () => {
     const changed = await app.gql(SETTLE, { input: { ...settle, cost: "1.00" } }, SERVICE);
     expect(changed.data.settleUsage.userErrors[0].code).toBe("IDEMPOTENCY_CONFLICT");
 
-    const status = await app.gql(`query($id: ID!) { usageAuthorization(id: $id) { status transaction { amount } } }`, { id: authorization.id }, SERVICE);
+    const status = await app.gql(
+      `query($id: ID!) { usageAuthorization(id: $id) { status transaction { amount } } }`,
+      { id: authorization.id },
+      SERVICE,
+    );
     expect(status.data.usageAuthorization).toEqual({ status: "SETTLED", transaction: { amount: "0.950000" } });
   });
 
   it("denies with the reason as check and userError, holding nothing", async () => {
     const mandateId = await mandateWith("1");
-    const denied = await app.gql(AUTHORIZE, { input: { mandateId, provider: "openai", model: "gpt-5", estimatedCost: "1.5", idempotencyKey: "big" } }, SERVICE);
+    const denied = await app.gql(
+      AUTHORIZE,
+      { input: { mandateId, provider: "openai", model: "gpt-5", estimatedCost: "1.5", idempotencyKey: "big" } },
+      SERVICE,
+    );
     expect(denied.data.authorizeUsage).toMatchObject({
       authorization: null,
       check: { allowed: false, reason: "INSUFFICIENT_BALANCE", available: "1.000000", requiredAmount: "1.500000" },
       userErrors: [{ code: "INSUFFICIENT_BALANCE" }],
     });
-    await app.gql(`mutation($id: ID!) { updateSettings(input: { mandateId: $id, allowedProviders: ["anthropic"] }) { userErrors { code } } }`, { id: mandateId }, SYSADMIN);
+    await app.gql(
+      `mutation($id: ID!) { updateSettings(input: { mandateId: $id, allowedProviders: ["anthropic"] }) { userErrors { code } } }`,
+      { id: mandateId },
+      SYSADMIN,
+    );
     const provider = await app.gql(CHECK, { input: { mandateId, provider: "OpenAI", estimatedCost: "0.1" } }, SERVICE);
     expect(provider.data.checkBilling).toMatchObject({ allowed: false, reason: "PROVIDER_NOT_ALLOWED" });
     const balance = await app.gql(`query($id: ID!) { balance(mandateId: $id) { balance held available } }`, { id: mandateId }, SYSADMIN);
@@ -118,9 +134,17 @@ describe("gateway", () => {
 
   it("releases a hold, and refuses to settle it afterwards", async () => {
     const mandateId = await mandateWith("5");
-    const auth = await app.gql(AUTHORIZE, { input: { mandateId, provider: "openai", model: "gpt-5", estimatedCost: "4", idempotencyKey: "r" } }, SERVICE);
+    const auth = await app.gql(
+      AUTHORIZE,
+      { input: { mandateId, provider: "openai", model: "gpt-5", estimatedCost: "4", idempotencyKey: "r" } },
+      SERVICE,
+    );
     const id = auth.data.authorizeUsage.authorization.id;
-    const released = await app.gql(`mutation($id: ID!) { releaseUsage(input: { authorizationId: $id }) { authorization { status account { held } } userErrors { code } } }`, { id }, SERVICE);
+    const released = await app.gql(
+      `mutation($id: ID!) { releaseUsage(input: { authorizationId: $id }) { authorization { status account { held } } userErrors { code } } }`,
+      { id },
+      SERVICE,
+    );
     expect(released.data.releaseUsage).toEqual({ authorization: { status: "RELEASED", account: { held: "0.000000" } }, userErrors: [] });
     const settle = await app.gql(SETTLE, { input: { authorizationId: id, cost: "1" } }, SERVICE);
     expect(settle.data.settleUsage.userErrors[0]).toMatchObject({ code: "AUTHORIZATION_NOT_ACTIVE", field: ["input", "authorizationId"] });
@@ -131,7 +155,14 @@ describe("gateway", () => {
   it("records usage in one step, priced from the catalog, exactly once per key", async () => {
     const mandateId = await mandateWith("3");
     const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { transaction { id amount } account { balance } userErrors { code field } } }`;
-    const input = { mandateId, provider: "tavily", model: "search-basic", usage: { requests: 2 }, metadata: { featureCode: "search" }, idempotencyKey: "t-1" };
+    const input = {
+      mandateId,
+      provider: "tavily",
+      model: "search-basic",
+      usage: { requests: 2 },
+      metadata: { featureCode: "search" },
+      idempotencyKey: "t-1",
+    };
     const first = await app.gql(RECORD, { input }, SERVICE);
     // 2 x 0.008 USD = 0.016; x 0.90 x 1.5 = 0.0216 CHF
     expect(first.data.recordUsage).toMatchObject({ transaction: { amount: "0.021600" }, account: { balance: "2.978400" }, userErrors: [] });

@@ -69,7 +69,10 @@ describe("CSRF prevention", () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(403);
-    expect((await response.json()).errors[0]).toMatchObject({ message: expect.stringMatching(/^Required CSRF header\(s\) not present/), extensions: { code: "CSRF_HEADER_REQUIRED" } });
+    expect((await response.json()).errors[0]).toMatchObject({
+      message: expect.stringMatching(/^Required CSRF header\(s\) not present/),
+      extensions: { code: "CSRF_HEADER_REQUIRED" },
+    });
   });
 
   it("refuses a form or text/plain POST without the header", async () => {
@@ -116,7 +119,8 @@ describe("CSRF prevention", () => {
 });
 
 describe("request limits (graphql-armor)", () => {
-  const nested = (levels: number) => `{ __type(name: "Query") { fields { type ${"{ ofType ".repeat(levels)}{ name }${" }".repeat(levels)} } } }`;
+  const nested = (levels: number) =>
+    `{ __type(name: "Query") { fields { type ${"{ ofType ".repeat(levels)}{ name }${" }".repeat(levels)} } } }`;
 
   /** A refused document: no data, a message naming the limit, 400 where the spec asks for it. */
   async function expectRefused(query: string, message: RegExp, code = "GRAPHQL_VALIDATION_FAILED") {
@@ -132,17 +136,27 @@ describe("request limits (graphql-armor)", () => {
 
   it(`refuses a query deeper than ${REQUEST_LIMITS.maxDepth} levels, saying so`, async () => {
     expect((await post({ query: nested(REQUEST_LIMITS.maxDepth - 4) })).body.errors).toBeUndefined();
-    await expectRefused(nested(REQUEST_LIMITS.maxDepth), new RegExp(`^Query depth limit of ${REQUEST_LIMITS.maxDepth} exceeded, found ${REQUEST_LIMITS.maxDepth + 4}\\.$`));
+    await expectRefused(
+      nested(REQUEST_LIMITS.maxDepth),
+      new RegExp(`^Query depth limit of ${REQUEST_LIMITS.maxDepth} exceeded, found ${REQUEST_LIMITS.maxDepth + 4}\\.$`),
+    );
   });
 
   it(`refuses more than ${REQUEST_LIMITS.maxAliases} aliases, saying so`, async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `v${i}: viewer { roles }`).join(" ")} }`;
     expect((await post({ query: aliases(REQUEST_LIMITS.maxAliases) })).body.errors).toBeUndefined();
-    await expectRefused(aliases(REQUEST_LIMITS.maxAliases + 1), new RegExp(`^Aliases limit of ${REQUEST_LIMITS.maxAliases} exceeded, found ${REQUEST_LIMITS.maxAliases + 1}\\.$`));
+    await expectRefused(
+      aliases(REQUEST_LIMITS.maxAliases + 1),
+      new RegExp(`^Aliases limit of ${REQUEST_LIMITS.maxAliases} exceeded, found ${REQUEST_LIMITS.maxAliases + 1}\\.$`),
+    );
   });
 
   it(`refuses a document of more than ${REQUEST_LIMITS.maxTokens} tokens, saying so`, async () => {
-    await expectRefused(`{ viewer { ${"roles ".repeat(REQUEST_LIMITS.maxTokens)} } }`, new RegExp(`Token limit of ${REQUEST_LIMITS.maxTokens} exceeded`), "GRAPHQL_PARSE_FAILED");
+    await expectRefused(
+      `{ viewer { ${"roles ".repeat(REQUEST_LIMITS.maxTokens)} } }`,
+      new RegExp(`Token limit of ${REQUEST_LIMITS.maxTokens} exceeded`),
+      "GRAPHQL_PARSE_FAILED",
+    );
   });
 
   it(`refuses a query whose estimated cost is over ${REQUEST_LIMITS.maxCost}, saying so (more in test/schema/cost.test.ts)`, async () => {
@@ -221,11 +235,14 @@ describe("error masking", () => {
   const logger = createLogger({ level: "debug", destination: { write: (line: string) => void logged.push(line) } });
 
   function yogaWithBrokenDatabase(error: Error) {
-    const db = new Proxy({}, {
-      get() {
-        throw error;
+    const db = new Proxy(
+      {},
+      {
+        get() {
+          throw error;
+        },
       },
-    });
+    );
     return createSaldoYoga({ ...built.services!, db: db as SaldoServices["db"] }, { logger });
   }
 
@@ -238,10 +255,13 @@ describe("error masking", () => {
     return { status: response.status, text: await response.text() };
   }
 
-  it("masks an unexpected error as \"Unexpected error.\" without a stack, and logs it on the server", async () => {
+  it('masks an unexpected error as "Unexpected error." without a stack, and logs it on the server', async () => {
     logged.length = 0;
     {
-      const { status, text } = await ask(yogaWithBrokenDatabase(new Error("connection to 10.0.0.7 failed: password=hunter2")), '{ mandate(id: "x") { id } }');
+      const { status, text } = await ask(
+        yogaWithBrokenDatabase(new Error("connection to 10.0.0.7 failed: password=hunter2")),
+        '{ mandate(id: "x") { id } }',
+      );
       expect(status).toBe(200);
       const body = JSON.parse(text);
       expect(body.errors).toHaveLength(1);
@@ -259,14 +279,28 @@ describe("error masking", () => {
   });
 
   it("lets a BillingError through with its message and code", async () => {
-    const { text } = await ask(yogaWithBrokenDatabase(new BillingError("NOT_FOUND", "Mandate x not found", ["id"])), '{ mandate(id: "x") { id } }');
-    expect(JSON.parse(text).errors[0]).toMatchObject({ message: "Mandate x not found", path: ["mandate"], extensions: { code: "NOT_FOUND", field: ["id"] } });
+    const { text } = await ask(
+      yogaWithBrokenDatabase(new BillingError("NOT_FOUND", "Mandate x not found", ["id"])),
+      '{ mandate(id: "x") { id } }',
+    );
+    expect(JSON.parse(text).errors[0]).toMatchObject({
+      message: "Mandate x not found",
+      path: ["mandate"],
+      extensions: { code: "NOT_FOUND", field: ["id"] },
+    });
   });
 
   it("lets GraphQL errors with a code through (UNAUTHENTICATED, FORBIDDEN)", async () => {
     const anonymous = await app.gql("{ viewer { roles } }");
-    expect(anonymous.errors?.[0]).toMatchObject({ message: expect.stringMatching(/Authentication required/), extensions: { code: "UNAUTHENTICATED" } });
-    const denied = await app.gql('mutation { upsertMandate(input: { id: "nope", name: "N" }) { userErrors { code } } }', {}, { roles: ["USER"], mandateIds: ["nope"], userId: "u" });
+    expect(anonymous.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/Authentication required/),
+      extensions: { code: "UNAUTHENTICATED" },
+    });
+    const denied = await app.gql(
+      'mutation { upsertMandate(input: { id: "nope", name: "N" }) { userErrors { code } } }',
+      {},
+      { roles: ["USER"], mandateIds: ["nope"], userId: "u" },
+    );
     expect(denied.errors?.[0]).toMatchObject({ message: "You are not allowed to do this", extensions: { code: "FORBIDDEN" } });
   });
 

@@ -41,9 +41,17 @@ describe("gateway operations", () => {
     const check = await app.run(CheckBillingDocument, { input: { ...call, estimatedCost: "1" } }, SERVICE);
     expect(check.checkBilling).toMatchObject({ allowed: true, available: "30.000000" });
 
-    const { authorizeUsage } = await app.run(AuthorizeUsageDocument, { input: { ...call, estimatedCost: "1", idempotencyKey: "a1" } }, SERVICE);
+    const { authorizeUsage } = await app.run(
+      AuthorizeUsageDocument,
+      { input: { ...call, estimatedCost: "1", idempotencyKey: "a1" } },
+      SERVICE,
+    );
     expect(authorizeUsage.userErrors).toEqual([]);
-    const settled = await app.run(SettleUsageDocument, { input: { authorizationId: authorizeUsage.authorization!.id, usage: { inputTokens: 10_000, outputTokens: 2_000 } } }, SERVICE);
+    const settled = await app.run(
+      SettleUsageDocument,
+      { input: { authorizationId: authorizeUsage.authorization!.id, usage: { inputTokens: 10_000, outputTokens: 2_000 } } },
+      SERVICE,
+    );
     // (10000 x 0.25 + 2000 x 2) / 1e6 = 0.0065 USD; x 0.80 x 1.5 = 0.0078 CHF
     expect(settled.settleUsage).toMatchObject({ transaction: { amount: "0.007800", balanceAfter: "29.992200" }, userErrors: [] });
 
@@ -74,7 +82,9 @@ describe("generated code", () => {
     const config = (await import("../../codegen.js")).default;
     const outputs = await generate({ ...config, cwd: root, silent: true }, false);
     for (const output of outputs) {
-      expect(readFileSync(path.resolve(root, output.filename), "utf8"), `${output.filename} is stale: run npm run codegen`).toBe(output.content);
+      expect(readFileSync(path.resolve(root, output.filename), "utf8"), `${output.filename} is stale: run npm run codegen`).toBe(
+        output.content,
+      );
     }
   });
 });

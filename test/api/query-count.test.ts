@@ -199,7 +199,14 @@ beforeAll(async () => {
       if (i % 3 === 0) {
         await creditAccount(app.billing, { mandateId: MANDATE, userId, amount: "20", description: "top-up", idempotencyKey });
       } else {
-        await recordUsage(app.billing, { mandateId: MANDATE, userId, provider: "anthropic", model: "claude-haiku-4-5", cost: "0.25", idempotencyKey });
+        await recordUsage(app.billing, {
+          mandateId: MANDATE,
+          userId,
+          provider: "anthropic",
+          model: "claude-haiku-4-5",
+          cost: "0.25",
+          idempotencyKey,
+        });
       }
     }
   }

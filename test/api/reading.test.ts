@@ -98,7 +98,11 @@ describe("transactions", () => {
   it("shows a user only their own transactions", async () => {
     const res = await app.gql(LIST, { id: mandateId }, { roles: ["USER"], mandateIds: [mandateId], userId: "u2" });
     expect(res.data.transactions.edges.map((e: any) => e.node.amount)).toEqual(["2.000000"]);
-    const other = await app.gql(LIST, { id: mandateId, filter: { userId: "u1" } }, { roles: ["USER"], mandateIds: [mandateId], userId: "u2" });
+    const other = await app.gql(
+      LIST,
+      { id: mandateId, filter: { userId: "u1" } },
+      { roles: ["USER"], mandateIds: [mandateId], userId: "u2" },
+    );
     expect(other.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
@@ -129,8 +133,14 @@ describe("usage statistics", () => {
       periodStart: "2026-11-01",
       totalCost: "2.750000",
       transactionCount: 3,
-      byProvider: [{ key: "openai", cost: "2.000000" }, { key: "anthropic", cost: "0.750000" }],
-      byFeature: [{ key: "chat", cost: "2.250000" }, { key: "automation", cost: "0.500000" }],
+      byProvider: [
+        { key: "openai", cost: "2.000000" },
+        { key: "anthropic", cost: "0.750000" },
+      ],
+      byFeature: [
+        { key: "chat", cost: "2.250000" },
+        { key: "automation", cost: "0.500000" },
+      ],
     });
     expect(months.totals).toMatchObject({ totalCost: "3.750001", transactionCount: 4 });
 
@@ -164,13 +174,22 @@ describe("usage statistics", () => {
       ADMIN(),
     );
     expect(res.data.billingAccount.usageStatistics).toEqual([
-      { periodType: "MONTH", periodStart: "2026-10-01", totalCost: "1.000001", transactionCount: 1, costByProvider: [{ key: "openai", cost: "1.000001" }] },
+      {
+        periodType: "MONTH",
+        periodStart: "2026-10-01",
+        totalCost: "1.000001",
+        transactionCount: 1,
+        costByProvider: [{ key: "openai", cost: "1.000001" }],
+      },
       {
         periodType: "MONTH",
         periodStart: "2026-11-01",
         totalCost: "2.750000",
         transactionCount: 3,
-        costByProvider: [{ key: "openai", cost: "2.000000" }, { key: "anthropic", cost: "0.750000" }],
+        costByProvider: [
+          { key: "openai", cost: "2.000000" },
+          { key: "anthropic", cost: "0.750000" },
+        ],
       },
     ]);
   });
@@ -194,10 +213,23 @@ describe("prices, quotes, labels", () => {
 
   it("lets a sysadmin set a price, with userErrors for bad amounts", async () => {
     const UPSERT = `mutation($input: UpsertPriceInput!) { upsertPrice(input: $input) { price { provider model perRequestUsd } userErrors { code field } } }`;
-    const ok = await app.gql(UPSERT, { input: { provider: "Mistral", model: "large", inputPerMillionTokensUsd: "2", outputPerMillionTokensUsd: "6", perRequestUsd: "0" } }, SYSADMIN);
+    const ok = await app.gql(
+      UPSERT,
+      { input: { provider: "Mistral", model: "large", inputPerMillionTokensUsd: "2", outputPerMillionTokensUsd: "6", perRequestUsd: "0" } },
+      SYSADMIN,
+    );
     expect(ok.data.upsertPrice).toEqual({ price: { provider: "mistral", model: "large", perRequestUsd: "0.000000" }, userErrors: [] });
-    const bad = await app.gql(UPSERT, { input: { provider: "mistral", model: "large", inputPerMillionTokensUsd: "-2", outputPerMillionTokensUsd: "6", perRequestUsd: "0" } }, SYSADMIN);
-    expect(bad.data.upsertPrice).toEqual({ price: null, userErrors: [{ code: "INVALID_AMOUNT", field: ["input", "inputPerMillionTokensUsd"] }] });
+    const bad = await app.gql(
+      UPSERT,
+      {
+        input: { provider: "mistral", model: "large", inputPerMillionTokensUsd: "-2", outputPerMillionTokensUsd: "6", perRequestUsd: "0" },
+      },
+      SYSADMIN,
+    );
+    expect(bad.data.upsertPrice).toEqual({
+      price: null,
+      userErrors: [{ code: "INVALID_AMOUNT", field: ["input", "inputPerMillionTokensUsd"] }],
+    });
   });
 
   it("serves field labels in English and German", async () => {
@@ -215,7 +247,10 @@ describe("prices, quotes, labels", () => {
     for (const { model, fields } of labels.data.modelLabels as { model: string; fields: { field: string }[] }[]) {
       const type = await app.gql(`query($name: String!) { __type(name: $name) { fields { name } } }`, { name: model }, ADMIN());
       const known = new Set((type.data.__type?.fields ?? []).map((f: { name: string }) => f.name));
-      expect(fields.map((f) => f.field).filter((f) => !known.has(f)), model).toEqual([]);
+      expect(
+        fields.map((f) => f.field).filter((f) => !known.has(f)),
+        model,
+      ).toEqual([]);
     }
   });
 });
@@ -236,14 +271,25 @@ describe("mandates and accounts", () => {
     await upsertMandate(app.billing, { id, name: "Users GmbH", billingModel: "PREPAY_USER" });
     await updateSettings(app.billing, { mandateId: id, defaultUserCredit: "7.5" });
     for (const user of ["a", "b", "c"]) {
-      const res = await app.gql(`query($id: ID!, $u: String) { balance(mandateId: $id, userId: $u) { userId balance } }`, { id, u: user }, SYSADMIN);
+      const res = await app.gql(
+        `query($id: ID!, $u: String) { balance(mandateId: $id, userId: $u) { userId balance } }`,
+        { id, u: user },
+        SYSADMIN,
+      );
       expect(res.data.balance).toEqual({ userId: user, balance: "7.500000" });
     }
     // Reads never write: no account is opened, no credit booked.
     expect(await app.database.prisma.billingAccount.count({ where: { mandateId: id } })).toBe(0);
     expect(await app.database.prisma.transaction.count({ where: { mandateId: id } })).toBe(0);
     for (const user of ["a", "b", "c"]) {
-      await recordUsage(app.billing, { mandateId: id, userId: user, provider: "openai", model: "gpt-5", cost: "0.5", idempotencyKey: `open-${user}` });
+      await recordUsage(app.billing, {
+        mandateId: id,
+        userId: user,
+        provider: "openai",
+        model: "gpt-5",
+        cost: "0.5",
+        idempotencyKey: `open-${user}`,
+      });
     }
     const page = await app.gql(
       `query($id: ID!) { mandate(id: $id) { accounts(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId accountType balance } } } } }`,

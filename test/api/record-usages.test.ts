@@ -21,7 +21,11 @@ const RECORD_MANY = `mutation($inputs: [RecordUsageInput!]!) { recordUsages(inpu
 
 async function mandateWith(credit: string) {
   const id = uniqueId();
-  const made = await app.gql(`mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Bulk" }) { userErrors { code } } }`, { id }, SYSADMIN);
+  const made = await app.gql(
+    `mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Bulk" }) { userErrors { code } } }`,
+    { id },
+    SYSADMIN,
+  );
   expect(made.data.upsertMandate.userErrors).toEqual([]);
   const credited = await app.gql(
     `mutation($id: ID!, $amount: Decimal!) { creditAccount(input: { mandateId: $id, amount: $amount, description: "Top-up", idempotencyKey: "initial" }) { userErrors { code } } }`,
@@ -32,7 +36,13 @@ async function mandateWith(credit: string) {
   return id;
 }
 
-const usage = (mandateId: string, key: string, cost: string) => ({ mandateId, provider: "openai", model: "gpt-5", cost, idempotencyKey: key });
+const usage = (mandateId: string, key: string, cost: string) => ({
+  mandateId,
+  provider: "openai",
+  model: "gpt-5",
+  cost,
+  idempotencyKey: key,
+});
 
 describe("recordUsages", () => {
   it("books each usage alone: refusals carry their index, duplicates of a key answer as one, the others are booked", async () => {
@@ -55,8 +65,21 @@ describe("recordUsages", () => {
     expect(userErrors).toEqual([]);
     expect(results).toHaveLength(inputs.length);
     const codes = results.map((r: { userErrors: { code: string }[] }) => r.userErrors[0]?.code ?? "ok");
-    expect(codes).toEqual(["ok", "INVALID_AMOUNT", "NOT_FOUND", "ok", "ok", "IDEMPOTENCY_CONFLICT", "VALIDATION_FAILED", "ok", "VALIDATION_FAILED"]);
-    expect(results[8].userErrors[0]).toMatchObject({ field: ["inputs", "8", "provider"], message: expect.stringMatching(/longer than 64/) });
+    expect(codes).toEqual([
+      "ok",
+      "INVALID_AMOUNT",
+      "NOT_FOUND",
+      "ok",
+      "ok",
+      "IDEMPOTENCY_CONFLICT",
+      "VALIDATION_FAILED",
+      "ok",
+      "VALIDATION_FAILED",
+    ]);
+    expect(results[8].userErrors[0]).toMatchObject({
+      field: ["inputs", "8", "provider"],
+      message: expect.stringMatching(/longer than 64/),
+    });
     expect(results[1].userErrors[0].field).toEqual(["inputs", "1", "cost"]);
     expect(results[2].userErrors[0].field).toEqual(["inputs", "2", "mandateId"]);
     expect(results[6].userErrors[0].field).toEqual(["inputs", "6", "model"]);
@@ -84,7 +107,10 @@ describe("recordUsages", () => {
     expect(res.data.recordUsages.results.filter((r: { userErrors: unknown[] }) => r.userErrors.length > 0)).toEqual([]);
     for (const m of mandates) expect(await balanceOf(app.db.prisma, m)).toBe("97.500000");
 
-    const tooMany = [...inputs.map((input) => ({ ...input, idempotencyKey: `more-${input.idempotencyKey}` })), usage(mandates[0], "one-too-many", "1")];
+    const tooMany = [
+      ...inputs.map((input) => ({ ...input, idempotencyKey: `more-${input.idempotencyKey}` })),
+      usage(mandates[0], "one-too-many", "1"),
+    ];
     const refused = await app.gql(RECORD_MANY, { inputs: tooMany }, SERVICE);
     expect(refused.data.recordUsages).toEqual({
       results: null,

@@ -63,10 +63,22 @@ interface Operation {
 const EVERYONE = { SYSADMIN: "allowed", MANDATE_ADMIN: "allowed", USER: "allowed", SERVICE: "allowed", OUTSIDER: "allowed" } as const;
 const MEMBERS = { SYSADMIN: "allowed", MANDATE_ADMIN: "allowed", USER: "allowed", SERVICE: "forbidden", OUTSIDER: "forbidden" } as const;
 const ADMINS = { SYSADMIN: "allowed", MANDATE_ADMIN: "allowed", USER: "forbidden", SERVICE: "forbidden", OUTSIDER: "forbidden" } as const;
-const SYSADMIN_ONLY = { SYSADMIN: "allowed", MANDATE_ADMIN: "forbidden", USER: "forbidden", SERVICE: "forbidden", OUTSIDER: "forbidden" } as const;
+const SYSADMIN_ONLY = {
+  SYSADMIN: "allowed",
+  MANDATE_ADMIN: "forbidden",
+  USER: "forbidden",
+  SERVICE: "forbidden",
+  OUTSIDER: "forbidden",
+} as const;
 const GATEWAY = { SYSADMIN: "allowed", MANDATE_ADMIN: "forbidden", USER: "forbidden", SERVICE: "allowed", OUTSIDER: "forbidden" } as const;
 /** An account-level change: the account is as unknown to non-admins as a missing one. */
-const ACCOUNT_ADMINS = { SYSADMIN: "allowed", MANDATE_ADMIN: "allowed", USER: "notFound", SERVICE: "notFound", OUTSIDER: "notFound" } as const;
+const ACCOUNT_ADMINS = {
+  SYSADMIN: "allowed",
+  MANDATE_ADMIN: "allowed",
+  USER: "notFound",
+  SERVICE: "notFound",
+  OUTSIDER: "notFound",
+} as const;
 
 const YEAR = new Date().getFullYear();
 const USAGE = { provider: "anthropic", model: "claude-haiku-4-5" };
@@ -103,7 +115,13 @@ const Q = {
 };
 
 const topUp = (mandateId: string, userId?: string) => ({
-  input: { mandateId, ...(userId ? { userId } : {}), amount: "20", successUrl: "https://app.example/ok", cancelUrl: "https://app.example/cancel" },
+  input: {
+    mandateId,
+    ...(userId ? { userId } : {}),
+    amount: "20",
+    successUrl: "https://app.example/ok",
+    cancelUrl: "https://app.example/cancel",
+  },
 });
 const NO_STRIPE = ["VALIDATION_FAILED"]; // "Top-ups are not available": no payment provider in tests
 
@@ -260,7 +278,14 @@ const OPERATIONS: Operation[] = [
     vars: (f) => ({ input: { mandateId: f.A, ...USAGE, estimatedCost: "0.01" } }),
     expect: GATEWAY,
   },
-  { name: "prices", on: "A", field: "prices", query: `{ prices(provider: "anthropic") { provider model } }`, vars: () => ({}), expect: EVERYONE },
+  {
+    name: "prices",
+    on: "A",
+    field: "prices",
+    query: `{ prices(provider: "anthropic") { provider model } }`,
+    vars: () => ({}),
+    expect: EVERYONE,
+  },
   {
     name: "quote",
     on: "A",
@@ -277,7 +302,14 @@ const OPERATIONS: Operation[] = [
     vars: async (f) => ({ id: await f.hold() }),
     expect: { SYSADMIN: "allowed", MANDATE_ADMIN: "allowed", USER: "hidden", SERVICE: "allowed", OUTSIDER: "hidden" },
   },
-  { name: "modelLabels", on: "A", field: "modelLabels", query: `{ modelLabels(locale: EN) { model label } }`, vars: () => ({}), expect: EVERYONE },
+  {
+    name: "modelLabels",
+    on: "A",
+    field: "modelLabels",
+    query: `{ modelLabels(locale: EN) { model label } }`,
+    vars: () => ({}),
+    expect: EVERYONE,
+  },
 
   // ---- Mutation ----
   {
@@ -310,7 +342,10 @@ const OPERATIONS: Operation[] = [
     field: "updateSettings",
     query: Q.updateSettings,
     vars: (f) => ({
-      input: { mandateId: f.A, billingAddress: { company: "Acme AG", street: "Bahnhofstrasse 1", zip: "8001", city: "Zürich", country: "CH" } },
+      input: {
+        mandateId: f.A,
+        billingAddress: { company: "Acme AG", street: "Bahnhofstrasse 1", zip: "8001", city: "Zürich", country: "CH" },
+      },
     }),
     expect: ADMINS,
   },
@@ -595,7 +630,13 @@ beforeAll(async () => {
     accountU1,
     accountU2,
     hold: async () => {
-      const result = await authorizeUsage(app.billing, { mandateId: A, userId: "u1", ...USAGE, estimatedCost: "0.01", idempotencyKey: key() });
+      const result = await authorizeUsage(app.billing, {
+        mandateId: A,
+        userId: "u1",
+        ...USAGE,
+        estimatedCost: "0.01",
+        idempotencyKey: key(),
+      });
       return result.authorization!.id;
     },
   };

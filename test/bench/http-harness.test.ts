@@ -41,7 +41,11 @@ beforeAll(async () => {
     return { status: response.status, text: await response.text() };
   };
   for (const id of mandateIds) {
-    const created = await app.gql(`mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Bench" }) { userErrors { code } } }`, { id }, SYSADMIN);
+    const created = await app.gql(
+      `mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Bench" }) { userErrors { code } } }`,
+      { id },
+      SYSADMIN,
+    );
     expect(created.data.upsertMandate.userErrors).toEqual([]);
     const credited = await app.gql(
       `mutation($id: ID!) { creditAccount(input: { mandateId: $id, amount: "100", description: "Bench", idempotencyKey: "seed" }) { userErrors { code } } }`,
@@ -91,7 +95,11 @@ describe("bench:http's checks", () => {
     expect([cutOff.state, neverSent.state, open.settle]).toEqual(["acked", "acked", "acked"]);
 
     const query = (text: string, params: string[]) => app.db.prisma.$queryRawUnsafe<Record<string, unknown>[]>(text, ...params);
-    const quote = await app.gql(`{ quote(input: { provider: "openai", model: "gpt-4o-mini", usage: { inputTokens: 1200, outputTokens: 300 } }) { costChf } }`, {}, SYSADMIN);
+    const quote = await app.gql(
+      `{ quote(input: { provider: "openai", model: "gpt-4o-mini", usage: { inputTokens: 1200, outputTokens: 300 } }) { costChf } }`,
+      {},
+      SYSADMIN,
+    );
     const options: InvariantOptions = { mandateIds, credits: 2, debitAmount: quote.data.quote.costChf, timeZone: "Europe/Zurich" };
     const checks = await checkInvariants(query, book, options);
     expect(failing(checks)).toEqual([]);

@@ -32,7 +32,8 @@ const ADDRESS = { company: "Test AG", street: "Bahnhofstrasse 1", zip: "8001", c
 const openai = { provider: "openai", model: "gpt-5" } as const;
 
 const accountsOf = (mandateId: string) => db.prisma.billingAccount.findMany({ where: { mandateId }, orderBy: { accountKey: "asc" } });
-const entriesOf = (mandateId: string) => db.prisma.transaction.findMany({ where: { mandateId }, orderBy: [{ createdAt: "asc" }, { sequence: "asc" }] });
+const entriesOf = (mandateId: string) =>
+  db.prisma.transaction.findMany({ where: { mandateId }, orderBy: [{ createdAt: "asc" }, { sequence: "asc" }] });
 const balanceOf = async (mandateId: string, accountKey: string) =>
   (await db.prisma.billingAccount.findUniqueOrThrow({ where: { mandateId_accountKey: { mandateId, accountKey } } })).balance.toFixed(6);
 const warnings = (b: TestBilling) => b.events.filter((e) => e.type === "balanceWarning");
@@ -57,7 +58,12 @@ function stripeEvent(type: string, object: Record<string, unknown>) {
 
 async function checkoutStarted(ctx: BillingContext, mandateId: string, amount = "20") {
   const gateway = fakeGateway();
-  const session = await startTopUp(ctx, gateway, { mandateId, amount, successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" });
+  const session = await startTopUp(ctx, gateway, {
+    mandateId,
+    amount,
+    successUrl: "https://app.test/ok",
+    cancelUrl: "https://app.test/no",
+  });
   return { session, metadata: gateway.checkouts[0].metadata };
 }
 
@@ -68,7 +74,13 @@ describe("1. a payment is booked on the account it names, whatever the billing m
     const { session, metadata } = await checkoutStarted(b.ctx, mandateId, "20");
     await updateSettings(b.ctx, { mandateId, billingModel: "PREPAY_USER" });
 
-    const paid = stripeEvent("checkout.session.completed", { id: session.id, amount_total: 2000, currency: "chf", payment_status: "paid", metadata });
+    const paid = stripeEvent("checkout.session.completed", {
+      id: session.id,
+      amount_total: 2000,
+      currency: "chf",
+      payment_status: "paid",
+      metadata,
+    });
     expect(await applyStripeEvent(b.ctx, paid)).toMatchObject({ outcome: "credited" });
     expect(await balanceOf(mandateId, "mandate")).toBe("20.000000");
     expect(await applyStripeEvent(b.ctx, paid)).toMatchObject({ outcome: "duplicate" });
@@ -110,10 +122,22 @@ describe("1. a payment is booked on the account it names, whatever the billing m
     const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { session, metadata } = await checkoutStarted(b.ctx, mandateId, "20");
-    const paid = stripeEvent("checkout.session.completed", { id: session.id, amount_total: 2000, currency: "chf", payment_status: "paid", metadata });
+    const paid = stripeEvent("checkout.session.completed", {
+      id: session.id,
+      amount_total: 2000,
+      currency: "chf",
+      payment_status: "paid",
+      metadata,
+    });
     await applyStripeEvent(b.ctx, paid);
     // The same session reported with another amount: the ledger refuses it (a conflict), and the event is not "handled".
-    const odd = stripeEvent("checkout.session.async_payment_succeeded", { id: session.id, amount_total: 2100, currency: "chf", payment_status: "paid", metadata });
+    const odd = stripeEvent("checkout.session.async_payment_succeeded", {
+      id: session.id,
+      amount_total: 2100,
+      currency: "chf",
+      payment_status: "paid",
+      metadata,
+    });
     await expect(applyStripeEvent(b.ctx, odd)).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
     expect(await db.prisma.stripeWebhookEvent.count({ where: { id: odd.id } })).toBe(0);
   });
@@ -153,10 +177,13 @@ describe("2. one idempotency key is one booking per mandate, whichever account t
     const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_USER");
     const results = await Promise.allSettled(
-      ["u1", "u2", "u3", "u4"].map((userId) => recordUsage(b.ctx, { mandateId, userId, ...openai, cost: "1", idempotencyKey: "shared-key" })),
+      ["u1", "u2", "u3", "u4"].map((userId) =>
+        recordUsage(b.ctx, { mandateId, userId, ...openai, cost: "1", idempotencyKey: "shared-key" }),
+      ),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    for (const r of results.filter((r) => r.status === "rejected")) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+    for (const r of results.filter((r) => r.status === "rejected"))
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
     expect((await entriesOf(mandateId)).filter((t) => t.idempotencyKey === "shared-key")).toHaveLength(1);
     await expectLedgerInvariants(db.prisma);
   });
@@ -176,7 +203,14 @@ describe("3. a retry is judged on what the caller sent, not on today's price", (
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     await creditAccount(b.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
     const model = `m-${uniqueId()}`;
-    const price = (usd: string) => upsertPrice(db.prisma, { provider: "openai", model, inputPerMillionTokensUsd: usd, outputPerMillionTokensUsd: usd, perRequestUsd: "0" });
+    const price = (usd: string) =>
+      upsertPrice(db.prisma, {
+        provider: "openai",
+        model,
+        inputPerMillionTokensUsd: usd,
+        outputPerMillionTokensUsd: usd,
+        perRequestUsd: "0",
+      });
     await price("10");
     const usage = { inputTokens: 1000, outputTokens: 1000 };
     const record = { mandateId, provider: "openai", model, usage, idempotencyKey: "r1" };
@@ -191,8 +225,13 @@ describe("3. a retry is judged on what the caller sent, not on today's price", (
     expect(await authorizeUsage(b.ctx, hold)).toMatchObject({ replayed: true, authorization: { id: authorized.authorization!.id } });
     expect(await settleUsage(b.ctx, settle)).toMatchObject({ replayed: true, transaction: { id: settled.transaction!.id } });
     // Content the caller changed is still a conflict.
-    await expect(recordUsage(b.ctx, { ...record, usage: { inputTokens: 1001, outputTokens: 1000 } })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
-    await expect(settleUsage(b.ctx, { ...settle, usage: { inputTokens: 1 } })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT", field: ["input"] });
+    await expect(recordUsage(b.ctx, { ...record, usage: { inputTokens: 1001, outputTokens: 1000 } })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_CONFLICT",
+    });
+    await expect(settleUsage(b.ctx, { ...settle, usage: { inputTokens: 1 } })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_CONFLICT",
+      field: ["input"],
+    });
   });
 });
 
@@ -204,7 +243,9 @@ describe("4. a call that cost nothing is a call", () => {
     const free = await recordUsage(b.ctx, { mandateId, ...openai, cost: "0", idempotencyKey: "k0" });
     expect(free.transaction).toMatchObject({ transactionType: "DEBIT" });
     expect(free.transaction!.amount.toFixed(6)).toBe("0.000000");
-    await expect(recordUsage(b.ctx, { mandateId, ...openai, cost: "7.5", idempotencyKey: "k0" })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+    await expect(recordUsage(b.ctx, { mandateId, ...openai, cost: "7.5", idempotencyKey: "k0" })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_CONFLICT",
+    });
     expect(await recordUsage(b.ctx, { mandateId, ...openai, cost: "0.000", idempotencyKey: "k0" })).toMatchObject({ replayed: true });
     expect(await balanceOf(mandateId, "mandate")).toBe("10.000000");
     const now = b.ctx.now();
@@ -222,7 +263,13 @@ describe("5. client keys cannot reach the keys Saldo derives", () => {
     const key = `stripe:checkout:${session.id}`;
     await recordUsage(b.ctx, { mandateId, ...openai, cost: "1", idempotencyKey: key });
     await creditAccount(b.ctx, { mandateId, amount: "1", description: "sneaky", idempotencyKey: key });
-    const paid = stripeEvent("checkout.session.completed", { id: session.id, amount_total: 3000, currency: "chf", payment_status: "paid", metadata });
+    const paid = stripeEvent("checkout.session.completed", {
+      id: session.id,
+      amount_total: 3000,
+      currency: "chf",
+      payment_status: "paid",
+      metadata,
+    });
     expect(await applyStripeEvent(b.ctx, paid)).toMatchObject({ outcome: "credited" });
     expect(await balanceOf(mandateId, "mandate")).toBe("30.000000");
   });
@@ -291,13 +338,22 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
     const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "UNLIMITED");
     const model = `huge-${uniqueId()}`;
-    await upsertPrice(db.prisma, { provider: "openai", model, inputPerMillionTokensUsd: "0", outputPerMillionTokensUsd: "0", perRequestUsd: "1000000000" });
+    await upsertPrice(db.prisma, {
+      provider: "openai",
+      model,
+      inputPerMillionTokensUsd: "0",
+      outputPerMillionTokensUsd: "0",
+      perRequestUsd: "1000000000",
+    });
     for (const call of [
       () => recordUsage(b.ctx, { mandateId, provider: "openai", model, usage: { requests: 1000 }, idempotencyKey: "r" }),
       () => authorizeUsage(b.ctx, { mandateId, provider: "openai", model, estimatedUsage: { requests: 1000 }, idempotencyKey: "h" }),
       () => checkBilling(b.ctx, { mandateId, provider: "openai", model, estimatedUsage: { requests: 1000 } }),
     ]) {
-      await expect(call()).rejects.toMatchObject({ code: "INVALID_AMOUNT", message: expect.stringContaining("exceeds the largest amount") });
+      await expect(call()).rejects.toMatchObject({
+        code: "INVALID_AMOUNT",
+        message: expect.stringContaining("exceeds the largest amount"),
+      });
     }
     expect(await entriesOf(mandateId)).toEqual([]);
   });
@@ -305,8 +361,11 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
   it("a balance is never taken beyond what its column holds", async () => {
     const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
-    for (let i = 0; i < 100; i++) await creditAccount(b.ctx, { mandateId, amount: "1000000000", description: "big", idempotencyKey: `big-${i}` });
-    await expect(creditAccount(b.ctx, { mandateId, amount: "0.000001", description: "one more", idempotencyKey: "over" })).rejects.toMatchObject({
+    for (let i = 0; i < 100; i++)
+      await creditAccount(b.ctx, { mandateId, amount: "1000000000", description: "big", idempotencyKey: `big-${i}` });
+    await expect(
+      creditAccount(b.ctx, { mandateId, amount: "0.000001", description: "one more", idempotencyKey: "over" }),
+    ).rejects.toMatchObject({
       code: "INVALID_AMOUNT",
     });
     expect(await balanceOf(mandateId, "mandate")).toBe("100000000000.000000");
@@ -337,7 +396,9 @@ describe("8. amounts near the limits are refused clearly, and nothing overflows"
   it("reports an amount as written, never in exponent notation", async () => {
     const b = testBilling(db);
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
-    await expect(creditAccount(b.ctx, { mandateId, amount: "1000000000000000000000", description: "x", idempotencyKey: "x" })).rejects.toMatchObject({
+    await expect(
+      creditAccount(b.ctx, { mandateId, amount: "1000000000000000000000", description: "x", idempotencyKey: "x" }),
+    ).rejects.toMatchObject({
       code: "INVALID_AMOUNT",
       message: expect.stringContaining("1000000000000000000000"),
     });
@@ -386,10 +447,25 @@ describe("9. a billing-model switch never strands money silently", () => {
     const mandateId = await createMandate(b.ctx, "PREPAY_MANDATE");
     const { accountId: shared } = await creditAccount(b.ctx, { mandateId, amount: "50", description: "top-up", idempotencyKey: "c" });
     await updateSettings(b.ctx, { mandateId, billingModel: "PREPAY_USER", defaultUserCredit: "0" });
-    const { accountId: own } = await creditAccount(b.ctx, { mandateId, userId: "alice", amount: "1", description: "top-up", idempotencyKey: "a" });
+    const { accountId: own } = await creditAccount(b.ctx, {
+      mandateId,
+      userId: "alice",
+      amount: "1",
+      description: "top-up",
+      idempotencyKey: "a",
+    });
     expect(await balanceOf(mandateId, "mandate")).toBe("50.000000");
-    const transfer = { mandateId, fromAccountId: shared, toAccountId: own, amount: "30", description: "move the shared balance", idempotencyKey: "t1" };
-    await expect(transferBalance(b.ctx, { ...transfer, amount: "50.000001", idempotencyKey: "t0" })).rejects.toMatchObject({ code: "INSUFFICIENT_BALANCE" });
+    const transfer = {
+      mandateId,
+      fromAccountId: shared,
+      toAccountId: own,
+      amount: "30",
+      description: "move the shared balance",
+      idempotencyKey: "t1",
+    };
+    await expect(transferBalance(b.ctx, { ...transfer, amount: "50.000001", idempotencyKey: "t0" })).rejects.toMatchObject({
+      code: "INSUFFICIENT_BALANCE",
+    });
     const moved = await transferBalance(b.ctx, transfer);
     expect(moved.from.delta.toFixed(6)).toBe("-30.000000");
     expect(moved.to.delta.toFixed(6)).toBe("30.000000");
@@ -424,7 +500,12 @@ describe("10. input that does not apply is refused, not ignored", () => {
     });
     expect((await db.prisma.billingAccount.findUniqueOrThrow({ where: { id: accountId } })).creditLimit).toBeNull();
     const postpay = await createMandate(b.ctx, "CREDIT_POSTPAY", { billingAddress: ADDRESS });
-    const { accountId: invoiced } = await creditAccount(b.ctx, { mandateId: postpay, amount: "5", description: "paid", idempotencyKey: "c" });
+    const { accountId: invoiced } = await creditAccount(b.ctx, {
+      mandateId: postpay,
+      amount: "5",
+      description: "paid",
+      idempotencyKey: "c",
+    });
     expect((await updateBillingAccount(b.ctx, { accountId: invoiced, creditLimit: "500" })).creditLimit?.toFixed(2)).toBe("500.00");
   });
 
@@ -435,7 +516,11 @@ describe("10. input that does not apply is refused, not ignored", () => {
       () => creditAccount(b.ctx, { mandateId, userId: "b1", amount: "5", description: "x", idempotencyKey: "c" }),
       () => adjustAccount(b.ctx, { mandateId, userId: "b1", amount: "5", description: "x", idempotencyKey: "a" }),
     ]) {
-      await expect(move()).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "userId"], message: expect.stringContaining("shared account") });
+      await expect(move()).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+        field: ["input", "userId"],
+        message: expect.stringContaining("shared account"),
+      });
     }
     expect(await entriesOf(mandateId)).toEqual([]);
   });

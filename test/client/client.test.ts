@@ -45,12 +45,34 @@ const USAGE = { inputTokens: 20_000, outputTokens: 4_000 };
 
 async function newMandate(options: { credit?: string; allowedProviders?: string[] } = {}): Promise<string> {
   const id = uniqueId("client");
-  const created = await graphql(admin, `mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Client AG" }) { userErrors { code message } } }`, { id });
+  const created = await graphql(
+    admin,
+    `
+      mutation ($id: ID!) {
+        upsertMandate(input: { id: $id, name: "Client AG" }) {
+          userErrors {
+            code
+            message
+          }
+        }
+      }
+    `,
+    { id },
+  );
   expect(created.upsertMandate.userErrors).toEqual([]);
   if (options.allowedProviders) {
     const updated = await graphql(
       admin,
-      `mutation($id: ID!, $providers: [String!]) { updateSettings(input: { mandateId: $id, allowedProviders: $providers }) { userErrors { code message } } }`,
+      `
+        mutation ($id: ID!, $providers: [String!]) {
+          updateSettings(input: { mandateId: $id, allowedProviders: $providers }) {
+            userErrors {
+              code
+              message
+            }
+          }
+        }
+      `,
       { id, providers: options.allowedProviders },
     );
     expect(updated.updateSettings.userErrors).toEqual([]);
@@ -58,7 +80,16 @@ async function newMandate(options: { credit?: string; allowedProviders?: string[
   if (options.credit) {
     const credited = await graphql(
       admin,
-      `mutation($id: ID!, $amount: Decimal!) { creditAccount(input: { mandateId: $id, amount: $amount, description: "Top-up", idempotencyKey: "credit" }) { userErrors { code message } } }`,
+      `
+        mutation ($id: ID!, $amount: Decimal!) {
+          creditAccount(input: { mandateId: $id, amount: $amount, description: "Top-up", idempotencyKey: "credit" }) {
+            userErrors {
+              code
+              message
+            }
+          }
+        }
+      `,
       { id, amount: options.credit },
     );
     expect(credited.creditAccount.userErrors).toEqual([]);
@@ -69,13 +100,34 @@ async function newMandate(options: { credit?: string; allowedProviders?: string[
 async function account(mandateId: string) {
   const data = await graphql(
     admin,
-    `query($id: ID!) {
-      balance(mandateId: $id) { accountId balance held available }
-      transactions(mandateId: $id, first: 100, filter: { transactionTypes: [DEBIT] }) { totalCount edges { node { id amount aicoreProvider featureCode } } }
-    }`,
+    `
+      query ($id: ID!) {
+        balance(mandateId: $id) {
+          accountId
+          balance
+          held
+          available
+        }
+        transactions(mandateId: $id, first: 100, filter: { transactionTypes: [DEBIT] }) {
+          totalCount
+          edges {
+            node {
+              id
+              amount
+              aicoreProvider
+              featureCode
+            }
+          }
+        }
+      }
+    `,
     { id: mandateId },
   );
-  return { ...data.balance, debits: data.transactions.edges.map((e: { node: unknown }) => e.node), debitCount: data.transactions.totalCount };
+  return {
+    ...data.balance,
+    debits: data.transactions.edges.map((e: { node: unknown }) => e.node),
+    debitCount: data.transactions.totalCount,
+  };
 }
 
 /** An admin's request to the server, directly (not through the client under test). */
@@ -166,7 +218,12 @@ describe("guard", () => {
     expect(booked.transaction).toMatchObject({ amount: price.costChf, balanceAfter: "9.952000" });
     const after = await account(mandateId);
     expect(after).toMatchObject({ balance: "9.952000", held: "0.000000", debitCount: 1 });
-    expect(after.debits[0]).toEqual({ id: booked.transaction!.id, amount: price.costChf, aicoreProvider: "anthropic", featureCode: "chat" });
+    expect(after.debits[0]).toEqual({
+      id: booked.transaction!.id,
+      amount: price.costChf,
+      aicoreProvider: "anthropic",
+      featureCode: "chat",
+    });
   });
 
   it("releases the hold when the call throws, and rethrows", async () => {
@@ -180,7 +237,17 @@ describe("guard", () => {
         throw failure;
       }),
     ).rejects.toBe(failure);
-    const hold = await graphql(admin, `query($id: ID!) { usageAuthorization(id: $id) { status } }`, { id: authorizationId });
+    const hold = await graphql(
+      admin,
+      `
+        query ($id: ID!) {
+          usageAuthorization(id: $id) {
+            status
+          }
+        }
+      `,
+      { id: authorizationId },
+    );
     expect(hold.usageAuthorization.status).toBe("RELEASED");
     expect(await account(mandateId)).toMatchObject({ balance: "10.000000", held: "0.000000", debitCount: 0 });
   });
@@ -246,7 +313,10 @@ describe("denials", () => {
     const poor = await newMandate();
     const insufficient = await saldo.guard({ mandateId: poor, ...CALL, estimate: USAGE }, neverCalled).catch((e) => e);
     expect(insufficient).toBeInstanceOf(InsufficientBalanceError);
-    expect(insufficient).toMatchObject({ code: "INSUFFICIENT_BALANCE", check: { allowed: false, reason: "INSUFFICIENT_BALANCE", available: "0.000000" } });
+    expect(insufficient).toMatchObject({
+      code: "INSUFFICIENT_BALANCE",
+      check: { allowed: false, reason: "INSUFFICIENT_BALANCE", available: "0.000000" },
+    });
 
     const openaiOnly = await newMandate({ credit: "10", allowedProviders: ["openai"] });
     const notAllowed = await saldo.guard({ mandateId: openaiOnly, ...CALL, estimate: USAGE }, neverCalled).catch((e) => e);
@@ -255,14 +325,29 @@ describe("denials", () => {
 
     const disabled = await newMandate({ credit: "10" });
     const { accountId } = await account(disabled);
-    const update = await graphql(admin, `mutation($id: ID!) { updateBillingAccount(input: { accountId: $id, enabled: false }) { userErrors { code } } }`, { id: accountId });
+    const update = await graphql(
+      admin,
+      `
+        mutation ($id: ID!) {
+          updateBillingAccount(input: { accountId: $id, enabled: false }) {
+            userErrors {
+              code
+            }
+          }
+        }
+      `,
+      { id: accountId },
+    );
     expect(update.updateBillingAccount.userErrors).toEqual([]);
     const accountDisabled = await saldo.guard({ mandateId: disabled, ...CALL, estimate: USAGE }, neverCalled).catch((e) => e);
     expect(accountDisabled).toBeInstanceOf(AccountDisabledError);
     expect(accountDisabled.check).toMatchObject({ allowed: false, reason: "ACCOUNT_DISABLED" });
 
     // check() tells the same without holding anything.
-    expect(await saldo.check({ mandateId: openaiOnly, ...CALL, estimate: USAGE })).toMatchObject({ allowed: false, reason: "PROVIDER_NOT_ALLOWED" });
+    expect(await saldo.check({ mandateId: openaiOnly, ...CALL, estimate: USAGE })).toMatchObject({
+      allowed: false,
+      reason: "PROVIDER_NOT_ALLOWED",
+    });
     expect(requests).toBe(4);
   });
 });
@@ -290,7 +375,9 @@ describe("retries", () => {
 
     requests = 0;
     failFirst = "none";
-    const unknownPrice = await saldo.authorize({ mandateId, provider: "anthropic", model: "no-such-model", estimate: USAGE }).catch((e) => e);
+    const unknownPrice = await saldo
+      .authorize({ mandateId, provider: "anthropic", model: "no-such-model", estimate: USAGE })
+      .catch((e) => e);
     expect(unknownPrice).toBeInstanceOf(SaldoUserError);
     expect(unknownPrice.code).toBe("UNKNOWN_PRICE");
     expect(requests).toBe(1);
@@ -418,7 +505,12 @@ describe("recordUsages", () => {
       proxy.plan = (request, index) => (request.operation === "RecordMany" && index === 0 ? "lose-answer" : "forward");
       const saldo = client({ url: proxy.url });
       const mandateId = await newMandate({ credit: "100" });
-      const usages = Array.from({ length: 1_203 }, (_, i) => ({ mandateId, ...CALL, cost: "0.01", metadata: { featureCode: `bulk-${i % 3}` } }));
+      const usages = Array.from({ length: 1_203 }, (_, i) => ({
+        mandateId,
+        ...CALL,
+        cost: "0.01",
+        metadata: { featureCode: `bulk-${i % 3}` },
+      }));
       usages[1_100] = { ...usages[1_100], cost: "-0.01" }; // refused alone
       const outcomes = await saldo.recordUsages(usages);
 
@@ -448,7 +540,9 @@ describe("the client's documents", () => {
     const operations = parse(readFileSync(path.join(root, "client/operations.graphql"), "utf8"));
     expect(validate(buildSchema(readFileSync(contract, "utf8")), operations).map((e) => e.message)).toEqual([]);
     // The bulk document uses operations.graphql's fragments.
-    const bulk = parse(readFileSync(path.join(root, "client/operations.graphql"), "utf8") + readFileSync(path.join(root, "client/bulk.graphql"), "utf8"));
+    const bulk = parse(
+      readFileSync(path.join(root, "client/operations.graphql"), "utf8") + readFileSync(path.join(root, "client/bulk.graphql"), "utf8"),
+    );
     expect(validate(buildSchema(readFileSync(path.join(root, "schema.graphql"), "utf8")), bulk).map((e) => e.message)).toEqual([]);
   });
 });

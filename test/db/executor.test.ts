@@ -11,7 +11,9 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await db.prisma.$executeRawUnsafe(`CREATE TABLE "ExecutorProbe" ("id" TEXT PRIMARY KEY, "note" TEXT, "amount" NUMERIC(18, 6), "at" TIMESTAMP(3))`);
+  await db.prisma.$executeRawUnsafe(
+    `CREATE TABLE "ExecutorProbe" ("id" TEXT PRIMARY KEY, "note" TEXT, "amount" NUMERIC(18, 6), "at" TIMESTAMP(3))`,
+  );
 });
 afterAll(async () => {
   await db?.close();
@@ -26,7 +28,7 @@ function executor(transport: (typeof TRANSPORTS)[number]): SqlExecutor {
 const HOSTILE = [
   "it's",
   "back\\slash and \\' quote",
-  "'); DELETE FROM \"ExecutorProbe\"; --",
+  '\'); DELETE FROM "ExecutorProbe"; --',
   "$1 $$ dollar $tag$ quoting",
   "semi; colon\nnew line\ttab",
   "Zürich ✓ 日本語 🙂",
@@ -52,7 +54,9 @@ describe("the raw SQL executor", () => {
     await executor(name).transaction(async (t) => {
       HOSTILE.forEach((note, i) => t.defer(sql`INSERT INTO "ExecutorProbe" ("id", "note") VALUES (${ids[i]}::text, ${note}::text)`));
     });
-    const [rows] = await executor(name).transaction((t) => t.query(sql`SELECT "id", "note" FROM "ExecutorProbe" WHERE "id" LIKE ${`${name}-%`}::text`));
+    const [rows] = await executor(name).transaction((t) =>
+      t.query(sql`SELECT "id", "note" FROM "ExecutorProbe" WHERE "id" LIKE ${`${name}-%`}::text`),
+    );
     expect(Object.fromEntries(rows.map((r) => [r.id, r.note]))).toEqual(Object.fromEntries(ids.map((id, i) => [id, HOSTILE[i]])));
   });
 
@@ -74,7 +78,9 @@ describe("the raw SQL executor", () => {
         throw new Error("refused");
       }),
     ).rejects.toThrow("refused");
-    const [rows] = await executor(name).transaction((t) => t.query(sql`SELECT "id" FROM "ExecutorProbe" WHERE "id" IN (${`${name}-run`}::text, ${`${name}-deferred`}::text)`));
+    const [rows] = await executor(name).transaction((t) =>
+      t.query(sql`SELECT "id" FROM "ExecutorProbe" WHERE "id" IN (${`${name}-run`}::text, ${`${name}-deferred`}::text)`),
+    );
     expect(rows).toEqual([]);
   });
 

@@ -20,7 +20,14 @@ afterAll(() => rmSync(dataParent, { recursive: true, force: true }));
 describe("npm start", () => {
   it("runs the compiled server with plain Node, ready on a fresh data directory, and stops cleanly", async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), SALDO_DATA_DIR: path.join(dataParent, "data"), JWT_SECRET: "b".repeat(40), LOG_LEVEL: "info", LOG_FORMAT: "json" };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      SALDO_DATA_DIR: path.join(dataParent, "data"),
+      JWT_SECRET: "b".repeat(40),
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+    };
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     // Its own process group, so that nothing is left behind if the test fails.
@@ -34,7 +41,10 @@ describe("npm start", () => {
       for (;;) {
         if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
         if (Date.now() > deadline) throw new Error(`not ready:\n${output}`);
-        const ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0);
+        const ready = await fetch(`http://127.0.0.1:${port}/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (ready === 200) break;
         await new Promise((r) => setTimeout(r, 100));
       }

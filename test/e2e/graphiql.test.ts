@@ -63,12 +63,18 @@ describe("GraphiQL without internet", () => {
 
       // The editor renders, with Saldo's default query in it.
       await page.locator(".graphiql-query-editor .monaco-editor").waitFor();
-      await expect.poll(async () => (await page.locator(".graphiql-query-editor").innerText()).replace(/\s+/g, " "), { timeout: 30_000 }).toContain("viewer { userId roles mandateIds }");
+      await expect
+        .poll(async () => (await page.locator(".graphiql-query-editor").innerText()).replace(/\s+/g, " "), { timeout: 30_000 })
+        .toContain("viewer { userId roles mandateIds }");
 
       const token = await signToken({ roles: ["SYSADMIN"], userId: "graphiql-admin" }, SECRET);
       await setEditorText(page, ".graphiql-query-editor", "query FromGraphiQL { viewer { userId roles } }");
       await page.locator('button[data-name="headers"]').click();
-      await setEditorText(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", JSON.stringify({ Authorization: `Bearer ${token}` }));
+      await setEditorText(
+        page,
+        ".graphiql-editor-tool .graphiql-editor:not(.hidden)",
+        JSON.stringify({ Authorization: `Bearer ${token}` }),
+      );
       await page.getByRole("button", { name: /Execute query/ }).click();
 
       // The caller's own data: the header reached the server.

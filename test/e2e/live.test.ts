@@ -24,19 +24,44 @@ import {
 const SECRET = "live-e2e-secret-that-is-long-enough-0123456789";
 const BALANCE_CHANGED = /* GraphQL */ `
   subscription BalanceChanged($mandateId: ID!) {
-    balanceChanged(mandateId: $mandateId) { mandateId accountId userId balance available billingModel currency }
+    balanceChanged(mandateId: $mandateId) {
+      mandateId
+      accountId
+      userId
+      balance
+      available
+      billingModel
+      currency
+    }
   }
 `;
 const CREDIT = /* GraphQL */ `
   mutation Credit($input: CreditAccountInput!) {
-    creditAccount(input: $input) { account { id balance } userErrors { code message } }
+    creditAccount(input: $input) {
+      account {
+        id
+        balance
+      }
+      userErrors {
+        code
+        message
+      }
+    }
   }
 `;
 
 /** One result of the subscription, as the clients deliver it. */
 interface BalanceEvent {
   data?: {
-    balanceChanged: { mandateId: string; accountId: string; userId: string | null; balance: string; available: string | null; billingModel: string; currency: string };
+    balanceChanged: {
+      mandateId: string;
+      accountId: string;
+      userId: string | null;
+      balance: string;
+      available: string | null;
+      billingModel: string;
+      currency: string;
+    };
   };
   errors?: unknown[];
 }
@@ -52,7 +77,21 @@ const token = (roles: Role[], mandateIds: string[] = [], userId = "live-e2e") =>
 
 async function newMandate(on: ServerProcess): Promise<string> {
   const id = `live-${randomUUID().slice(0, 8)}`;
-  const data = await graphql(on, sysadmin, `mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Live" }) { userErrors { code message } } }`, { id });
+  const data = await graphql(
+    on,
+    sysadmin,
+    `
+      mutation ($id: ID!) {
+        upsertMandate(input: { id: $id, name: "Live" }) {
+          userErrors {
+            code
+            message
+          }
+        }
+      }
+    `,
+    { id },
+  );
   expect(data.upsertMandate.userErrors).toEqual([]);
   return id;
 }
@@ -114,7 +153,9 @@ describe(`GraphQL over WebSocket (${testDatabaseKind})`, () => {
       const client = webSocketClient(server!, { [key]: `Bearer ${await token(["MANDATE_ADMIN"], ["a"], "ws-user")}` });
       cleanups.push(() => client.dispose());
       const results = subscribeOverWebSocket(client, "{ viewer { userId roles mandateIds } }", {}).results;
-      expect(await results.take(10_000)).toEqual({ next: { data: { viewer: { userId: "ws-user", roles: ["MANDATE_ADMIN"], mandateIds: ["a"] } } } });
+      expect(await results.take(10_000)).toEqual({
+        next: { data: { viewer: { userId: "ws-user", roles: ["MANDATE_ADMIN"], mandateIds: ["a"] } } },
+      });
       expect(await results.take(5_000)).toEqual({ complete: true });
       await client.dispose();
     }
@@ -139,10 +180,14 @@ describe(`GraphQL over WebSocket (${testDatabaseKind})`, () => {
     let closed = false;
     let connections = 0;
     // Stays connected between operations, so a failure that closed the socket would show.
-    const client = webSocketClient(server!, { authorization: `Bearer ${sysadmin}` }, {
-      lazyCloseTimeout: 60_000,
-      on: { connected: () => void connections++, closed: () => (closed = true) },
-    });
+    const client = webSocketClient(
+      server!,
+      { authorization: `Bearer ${sysadmin}` },
+      {
+        lazyCloseTimeout: 60_000,
+        on: { connected: () => void connections++, closed: () => (closed = true) },
+      },
+    );
     cleanups.push(() => client.dispose());
     const syntax = await subscribeOverWebSocket(client, "{ viewer { ", {}).results.take(10_000);
     expect(syntax && "error" in syntax && (syntax.error as { message: string }[])[0].message).toMatch(/Syntax Error/);
@@ -158,7 +203,11 @@ describe(`GraphQL over WebSocket (${testDatabaseKind})`, () => {
 
   it("closes a connection whose message is over the request size limit (1009)", async () => {
     let closed: { code?: number } | undefined;
-    const client = webSocketClient(server!, { authorization: `Bearer ${sysadmin}` }, { on: { closed: (event) => (closed = event as typeof closed) } });
+    const client = webSocketClient(
+      server!,
+      { authorization: `Bearer ${sysadmin}` },
+      { on: { closed: (event) => (closed = event as typeof closed) } },
+    );
     cleanups.push(() => client.dispose());
     const results = subscribeOverWebSocket(client, `{ viewer { roles } } # ${"x".repeat(REQUEST_LIMITS.maxRequestBodyBytes)}`, {}).results;
     const item = await results.take(10_000);
@@ -225,7 +274,11 @@ describe(`a subscription whose token expires (${testDatabaseKind})`, () => {
   it("ends over SSE and WebSocket when the token expires, as HTTP then refuses it", async () => {
     const mandateId = await newMandate(server!);
     const lifetimeSeconds = 8;
-    const shortLived = await signToken({ roles: ["MANDATE_ADMIN"], mandateIds: [mandateId], userId: "short" }, SECRET, `${lifetimeSeconds}s`);
+    const shortLived = await signToken(
+      { roles: ["MANDATE_ADMIN"], mandateIds: [mandateId], userId: "short" },
+      SECRET,
+      `${lifetimeSeconds}s`,
+    );
     const expiresAt = JSON.parse(Buffer.from(shortLived.split(".")[1], "base64url").toString()).exp * 1000;
 
     const sse = track(subscribeOverSse<BalanceEvent>(server!, shortLived, BALANCE_CHANGED, { mandateId }));
@@ -255,25 +308,29 @@ describe(`a subscription whose token expires (${testDatabaseKind})`, () => {
 const redisUrl = process.env.REDIS_URL;
 const ci = process.env.CI === "true";
 describe.runIf(testDatabaseKind === "postgres")("balanceChanged through Redis, across two server processes", () => {
-  it.skipIf(!redisUrl && !ci)("reaches a subscriber on one process when the change is made through another", async () => {
-    // In CI a missing REDIS_URL fails here rather than skipping; an unreachable Redis stops the servers from starting.
-    if (!redisUrl) throw new Error("CI=true but REDIS_URL is not set: .ci/run exports it for this test");
-    const started = await Promise.allSettled([
-      startServer({ secret: SECRET, databaseUrl: postgres!.url, redisUrl }),
-      startServer({ secret: SECRET, databaseUrl: postgres!.url, redisUrl }),
-    ]);
-    for (const result of started) if (result.status === "fulfilled") servers.push(result.value);
-    for (const result of started) if (result.status === "rejected") throw result.reason;
-    const [a, b] = started.map((result) => (result as PromiseFulfilledResult<ServerProcess>).value);
-    const mandateId = await newMandate(b);
-    const admin = await token(["MANDATE_ADMIN"], [mandateId], "redis-admin");
+  it.skipIf(!redisUrl && !ci)(
+    "reaches a subscriber on one process when the change is made through another",
+    async () => {
+      // In CI a missing REDIS_URL fails here rather than skipping; an unreachable Redis stops the servers from starting.
+      if (!redisUrl) throw new Error("CI=true but REDIS_URL is not set: .ci/run exports it for this test");
+      const started = await Promise.allSettled([
+        startServer({ secret: SECRET, databaseUrl: postgres!.url, redisUrl }),
+        startServer({ secret: SECRET, databaseUrl: postgres!.url, redisUrl }),
+      ]);
+      for (const result of started) if (result.status === "fulfilled") servers.push(result.value);
+      for (const result of started) if (result.status === "rejected") throw result.reason;
+      const [a, b] = started.map((result) => (result as PromiseFulfilledResult<ServerProcess>).value);
+      const mandateId = await newMandate(b);
+      const admin = await token(["MANDATE_ADMIN"], [mandateId], "redis-admin");
 
-    const client = webSocketClient(a, { authorization: `Bearer ${admin}` });
-    cleanups.push(() => client.dispose());
-    const overWs = track(subscribeOverWebSocket<BalanceEvent>(client, BALANCE_CHANGED, { mandateId }));
-    await expectLive(overWs.results, mandateId, b);
+      const client = webSocketClient(a, { authorization: `Bearer ${admin}` });
+      cleanups.push(() => client.dispose());
+      const overWs = track(subscribeOverWebSocket<BalanceEvent>(client, BALANCE_CHANGED, { mandateId }));
+      await expectLive(overWs.results, mandateId, b);
 
-    const overSse = track(subscribeOverSse<BalanceEvent>(a, admin, BALANCE_CHANGED, { mandateId }));
-    await expectLive(overSse.results, mandateId, b);
-  }, STARTUP_TIMEOUT_MS + 60_000);
+      const overSse = track(subscribeOverSse<BalanceEvent>(a, admin, BALANCE_CHANGED, { mandateId }));
+      await expectLive(overSse.results, mandateId, b);
+    },
+    STARTUP_TIMEOUT_MS + 60_000,
+  );
 });

@@ -102,7 +102,11 @@ describe(`npm start (${testDatabaseKind})`, () => {
     expect(await query(port, '{"query":"{ viewer { roles } }"}', token)).toEqual({ data: { viewer: { roles: ["SYSADMIN"] } } });
     const graphiql = await fetch(`http://127.0.0.1:${port}/graphql`, { headers: { accept: "text/html" } });
     expect(await graphiql.text()).toContain("GraphiQL");
-    const created = await query(port, '{"query":"mutation { upsertMandate(input: {id: \\"kept\\", name: \\"Kept\\"}) { userErrors { code } } }"}', token);
+    const created = await query(
+      port,
+      '{"query":"mutation { upsertMandate(input: {id: \\"kept\\", name: \\"Kept\\"}) { userErrors { code } } }"}',
+      token,
+    );
     expect(created).toEqual({ data: { upsertMandate: { userErrors: [] } } });
     expect(await stop(first)).toBe(0);
 
@@ -112,16 +116,20 @@ describe(`npm start (${testDatabaseKind})`, () => {
     expect(await stop(second)).toBe(0);
   });
 
-  it.runIf(testDatabaseKind === "pglite")("refuses a second process on the same data directory with a clear message", { timeout: 240_000 }, async () => {
-    dataDir = path.join(path.dirname(dataDir), "second");
-    const port = await freePort();
-    const first = startServer(port);
-    await waitForHealth(port, first);
-    const second = startServer(await freePort());
-    expect(await second.exited).toBe(1);
-    expect(second.output()).toMatch(/in use by another Saldo process/);
-    expect(await stop(first)).toBe(0);
-  });
+  it.runIf(testDatabaseKind === "pglite")(
+    "refuses a second process on the same data directory with a clear message",
+    { timeout: 240_000 },
+    async () => {
+      dataDir = path.join(path.dirname(dataDir), "second");
+      const port = await freePort();
+      const first = startServer(port);
+      await waitForHealth(port, first);
+      const second = startServer(await freePort());
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toMatch(/in use by another Saldo process/);
+      expect(await stop(first)).toBe(0);
+    },
+  );
 
   it.runIf(testDatabaseKind === "pglite")("explains what to do with a broken data directory instead of hanging", async () => {
     const broken = path.join(path.dirname(dataDir), "broken");

@@ -61,7 +61,13 @@ async function ledgerOf(server: { dataDir: string }): Promise<Database> {
 const sysadmin = () => signToken({ roles: ["SYSADMIN"], userId: "ops" }, SECRET);
 const gateway = () => signToken({ roles: ["SERVICE"] }, SECRET);
 
-async function gql(server: ServerProcess, token: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) {
+async function gql(
+  server: ServerProcess,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${server.url}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...headers },
@@ -72,9 +78,13 @@ async function gql(server: ServerProcess, token: string, query: string, variable
 
 async function createMandate(server: ServerProcess, id: string) {
   const admin = await sysadmin();
-  const created = await gql(server, admin, `mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`, { i: { id, name: id } });
+  const created = await gql(server, admin, `mutation($i: UpsertMandateInput!) { upsertMandate(input: $i) { userErrors { code } } }`, {
+    i: { id, name: id },
+  });
   expect(created.body.data.upsertMandate.userErrors).toEqual([]);
-  const credited = await gql(server, admin, CREDIT, { i: { mandateId: id, amount: "100000", description: "Load", idempotencyKey: `seed-${id}` } });
+  const credited = await gql(server, admin, CREDIT, {
+    i: { mandateId: id, amount: "100000", description: "Load", idempotencyKey: `seed-${id}` },
+  });
   expect(credited.body.data.creditAccount.userErrors).toEqual([]);
 }
 
@@ -92,13 +102,25 @@ interface Outcome {
 }
 
 /** One money move (alternately a usage debit and an admin credit), never throwing. */
-async function moneyMove(server: ServerProcess, tokens: { admin: string; gateway: string }, mandateId: string, key: string, credit: boolean): Promise<Outcome> {
+async function moneyMove(
+  server: ServerProcess,
+  tokens: { admin: string; gateway: string },
+  mandateId: string,
+  key: string,
+  credit: boolean,
+): Promise<Outcome> {
   try {
     const { response, body } = credit
       ? await gql(server, tokens.admin, CREDIT, { i: { mandateId, amount: "0.5", description: "Drain", idempotencyKey: key } })
       : await gql(server, tokens.gateway, RECORD, { i: { mandateId, provider: "openai", model: "m", cost: "0.01", idempotencyKey: key } });
     const payload = body.data?.creditAccount ?? body.data?.recordUsage;
-    return { key, mandateId, status: response.status, transactionId: payload?.transaction?.id, errors: body.errors ?? (payload?.userErrors?.length ? payload.userErrors : undefined) };
+    return {
+      key,
+      mandateId,
+      status: response.status,
+      transactionId: payload?.transaction?.id,
+      errors: body.errors ?? (payload?.userErrors?.length ? payload.userErrors : undefined),
+    };
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return { key, mandateId, failure: cause?.code ?? cause?.message ?? String(error) };
@@ -165,9 +187,17 @@ describe("SIGTERM under load", () => {
     expect((await fetch(`${server.url}/health`, { headers: { "x-request-id": "probe-1" } })).headers.get("x-request-id")).toBe("probe-1");
 
     // Open subscriptions, over SSE and over WebSocket.
-    const sse = createSseClient({ url: `${server.url}/graphql`, singleConnection: false, retryAttempts: 0, headers: { authorization: `Bearer ${tokens.admin}` } });
+    const sse = createSseClient({
+      url: `${server.url}/graphql`,
+      singleConnection: false,
+      retryAttempts: 0,
+      headers: { authorization: `Bearer ${tokens.admin}` },
+    });
     const sseEnd = new Promise<string>((resolve) =>
-      sse.subscribe({ query: `subscription { balanceChanged(mandateId: "${mandateId}") { balance } }` }, { next: () => undefined, error: (e) => resolve(`error ${String(e)}`), complete: () => resolve("complete") }),
+      sse.subscribe(
+        { query: `subscription { balanceChanged(mandateId: "${mandateId}") { balance } }` },
+        { next: () => undefined, error: (e) => resolve(`error ${String(e)}`), complete: () => resolve("complete") },
+      ),
     );
     let wsClosed: { code: number; reason: string } | undefined;
     const ws = createWsClient({
@@ -181,7 +211,10 @@ describe("SIGTERM under load", () => {
       on: { closed: (event) => void (wsClosed = event as { code: number; reason: string }) },
     });
     const wsEnd = new Promise<string>((resolve) =>
-      ws.subscribe({ query: `subscription { balanceChanged(mandateId: "${mandateId}") { balance } }` }, { next: () => undefined, error: () => resolve("error"), complete: () => resolve("complete") }),
+      ws.subscribe(
+        { query: `subscription { balanceChanged(mandateId: "${mandateId}") { balance } }` },
+        { next: () => undefined, error: () => resolve("error"), complete: () => resolve("complete") },
+      ),
     );
     // Both are listening once a money move reaches them.
     await new Promise((r) => setTimeout(r, 500));
@@ -212,17 +245,31 @@ describe("SIGTERM under load", () => {
     const db = await ledgerOf(server);
     try {
       const summary = await checkAgainstLedger(db, outcomes);
-      console.log(`[shutdown] back to back on ${testDatabaseKind}: ${summary.answered} answered, failed: ${summary.failures}; exit ${exit.code} after ${exit.ms} ms`);
+      console.log(
+        `[shutdown] back to back on ${testDatabaseKind}: ${summary.answered} answered, failed: ${summary.failures}; exit ${exit.code} after ${exit.ms} ms`,
+      );
     } finally {
       if (!postgres) await db.close();
     }
 
     const lines = logLines(server);
     const line = lines.find((l) => l.reqId === requestId && l.msg === "request");
-    expect(line).toMatchObject({ level: "info", module: "http", method: "POST", path: "/graphql", status: 200, operationName: "Traced", operationType: "query", roles: ["SERVICE"], mandateIds: [] });
+    expect(line).toMatchObject({
+      level: "info",
+      module: "http",
+      method: "POST",
+      path: "/graphql",
+      status: 200,
+      operationName: "Traced",
+      operationType: "query",
+      roles: ["SERVICE"],
+      mandateIds: [],
+    });
     expect(typeof line?.durationMs).toBe("number");
     expect(server.output()).not.toContain(tokens.gateway);
-    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["shutting down: not ready, draining", "HTTP drained; stopping background jobs and the database", "stopped"]));
+    expect(lines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(["shutting down: not ready, draining", "HTTP drained; stopping background jobs and the database", "stopped"]),
+    );
   });
 
   it("200 concurrent calls: every accepted one answered and booked once, exit 0 within the grace period", async () => {
@@ -249,7 +296,9 @@ describe("SIGTERM under load", () => {
     try {
       const summary = await checkAgainstLedger(db, outcomes);
       expect(summary.answered).toBeGreaterThan(1);
-      console.log(`[shutdown] 200 concurrent on ${testDatabaseKind}: ${summary.answered} answered, failed: ${summary.failures}; exit ${exit.code} after ${exit.ms} ms`);
+      console.log(
+        `[shutdown] 200 concurrent on ${testDatabaseKind}: ${summary.answered} answered, failed: ${summary.failures}; exit ${exit.code} after ${exit.ms} ms`,
+      );
     } finally {
       if (!postgres) await db.close();
     }

@@ -66,7 +66,10 @@ async function recordUsage(mandateId: string, provider: string, cost: string, fe
   });
 }
 async function balanceOf(mandateId: string, userId?: string): Promise<{ accountId: string; balance: string }> {
-  const data = await api(sysadmin, `query($m: ID!, $u: String) { balance(mandateId: $m, userId: $u) { accountId balance } }`, { m: mandateId, u: userId });
+  const data = await api(sysadmin, `query($m: ID!, $u: String) { balance(mandateId: $m, userId: $u) { accountId balance } }`, {
+    m: mandateId,
+    u: userId,
+  });
   return data.balance;
 }
 
@@ -132,7 +135,12 @@ describe("the billing UI in Chromium", () => {
     expect(network.outside).toEqual(["http://example.com/"]);
     // The UI's Content-Security-Policy: the page may connect to its server only.
     await page.goto(`${server.url}/app/`);
-    const reached = await page.evaluate(() => fetch("http://example.com/").then(() => true, () => false));
+    const reached = await page.evaluate(() =>
+      fetch("http://example.com/").then(
+        () => true,
+        () => false,
+      ),
+    );
     expect(reached).toBe(false);
     // Reported twice: the console's message and the page's securitypolicyviolation event.
     await poll(() => network.cspViolations.filter((v) => /connect-src/.test(v)).length).toBe(2);
@@ -176,8 +184,12 @@ describe("the billing UI in Chromium", () => {
     const bob = await balanceOf(mandateId, "bob");
     const carol = await balanceOf(mandateId, "carol");
     const historyOf = async (userId: string) =>
-      (await api(sysadmin, `query($m: ID!, $u: String) { transactions(mandateId: $m, filter: {userId: $u}) { totalCount } }`, { m: mandateId, u: userId }))
-        .transactions.totalCount as number;
+      (
+        await api(sysadmin, `query($m: ID!, $u: String) { transactions(mandateId: $m, filter: {userId: $u}) { totalCount } }`, {
+          m: mandateId,
+          u: userId,
+        })
+      ).transactions.totalCount as number;
     const page = await newPage();
     await signIn(page, await token(["USER"], [mandateId], "bob"));
 
@@ -229,9 +241,13 @@ describe("the billing UI in Chromium", () => {
     // A call booked through the API shows without a reload, within a second of its answer.
     await recordUsage(mandateId, "openai", "5");
     const answered = Date.now();
-    await page.waitForFunction(() => document.querySelector("[data-testid=balance] .money")?.getAttribute("data-value") === "45.000000", null, {
-      timeout: 1000,
-    });
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=balance] .money")?.getAttribute("data-value") === "45.000000",
+      null,
+      {
+        timeout: 1000,
+      },
+    );
     console.log(`[ui] balance moved ${Date.now() - answered} ms after recordUsage answered`);
 
     // Falling to the threshold: one banner; another debit below it adds none.
@@ -254,15 +270,18 @@ describe("the billing UI in Chromium", () => {
       "chat CHF 6.00",
     ]);
     expect(plain(await page.getByTestId("usage-total").textContent())).toBe("CHF 26.00");
-    const pixels = await page.getByTestId("chart-provider").locator("canvas").evaluate((canvas: HTMLCanvasElement) => {
-      const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
-      const count = (r: number, g: number, b: number) => {
-        let n = 0;
-        for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) n++;
-        return n;
-      };
-      return { anthropic: count(0x25, 0x63, 0xeb), openai: count(0xf5, 0x9e, 0x0b) };
-    });
+    const pixels = await page
+      .getByTestId("chart-provider")
+      .locator("canvas")
+      .evaluate((canvas: HTMLCanvasElement) => {
+        const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
+        const count = (r: number, g: number, b: number) => {
+          let n = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) n++;
+          return n;
+        };
+        return { anthropic: count(0x25, 0x63, 0xeb), openai: count(0xf5, 0x9e, 0x0b) };
+      });
     expect(pixels.openai).toBeGreaterThan(20);
     // Same width, heights 20 : 6.
     expect(pixels.anthropic / pixels.openai).toBeGreaterThan(2.8);
@@ -290,7 +309,11 @@ describe("the billing UI in Chromium", () => {
 
     // Pages of 20 through the API's cursors: 20, 20, 6, every row once.
     const seen = new Set<string>();
-    for (const [n, size] of [[1, 20], [2, 20], [3, 6]]) {
+    for (const [n, size] of [
+      [1, 20],
+      [2, 20],
+      [3, 6],
+    ]) {
       await poll(() => page.getByTestId("history-count").textContent()).toBe(`46 transactions · Page ${n}`);
       await poll(() => rows.count()).toBe(size);
       for (const id of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")!))) seen.add(id);
@@ -306,9 +329,9 @@ describe("the billing UI in Chromium", () => {
     await page.locator("input[name=providers]").fill("anthropic");
     await page.getByRole("button", { name: "Apply" }).click();
     await poll(() => page.getByTestId("history-count").textContent()).toBe("15 transactions · Page 1");
-    expect(new Set(await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute("data-type")}/${tr.getAttribute("data-provider")}`)))).toEqual(
-      new Set(["DEBIT/anthropic"]),
-    );
+    expect(
+      new Set(await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute("data-type")}/${tr.getAttribute("data-provider")}`))),
+    ).toEqual(new Set(["DEBIT/anthropic"]));
     // Exact amounts as the API gives them.
     const deltas = await rows.locator("[data-testid=delta] .money").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")!));
     expect(deltas.reduce((sum, d) => sum.plus(d), new Decimal(0)).toFixed(6)).toBe(spent.anthropic.negated().toFixed(6));
@@ -351,7 +374,8 @@ describe("the billing UI in Chromium", () => {
     await settings.locator("input[name=warningThresholdPercent]").fill("25");
     await settings.getByRole("button", { name: "Save" }).click();
     await settings.getByText("Saved.").waitFor();
-    const read = () => api(sysadmin, `query($m: ID!) { settings(mandateId: $m) { warningThresholdPercent notifyOnWarning } }`, { m: mandateId });
+    const read = () =>
+      api(sysadmin, `query($m: ID!) { settings(mandateId: $m) { warningThresholdPercent notifyOnWarning } }`, { m: mandateId });
     expect((await read()).settings.warningThresholdPercent).toBe("25.000000");
 
     // A credit, double-clicked: every request carries the form's one key, and one entry is booked.
@@ -367,7 +391,11 @@ describe("the billing UI in Chromium", () => {
     await form.getByTestId("booked").waitFor();
     expect(keys.length).toBeGreaterThanOrEqual(1);
     expect(new Set(keys).size).toBe(1);
-    const credits = await api(sysadmin, `query($m: ID!) { transactions(mandateId: $m, filter: {transactionTypes: [CREDIT]}) { totalCount edges { node { amount } } } }`, { m: mandateId });
+    const credits = await api(
+      sysadmin,
+      `query($m: ID!) { transactions(mandateId: $m, filter: {transactionTypes: [CREDIT]}) { totalCount edges { node { amount } } } }`,
+      { m: mandateId },
+    );
     expect(credits.transactions.totalCount).toBe(1);
     expect(credits.transactions.edges[0].node.amount).toBe("12.500000");
     console.log(`[ui] double click sent ${keys.length} creditAccount request(s), booked 1`);
@@ -393,7 +421,11 @@ describe("the billing UI in Chromium", () => {
     await page.unroute("**/graphql");
     expect(keys).toHaveLength(2);
     expect(keys[0]).toBe(keys[1]);
-    const afterRetry = await api(sysadmin, `query($m: ID!) { transactions(mandateId: $m, filter: {transactionTypes: [CREDIT]}) { totalCount } balance(mandateId: $m) { balance } }`, { m: mandateId });
+    const afterRetry = await api(
+      sysadmin,
+      `query($m: ID!) { transactions(mandateId: $m, filter: {transactionTypes: [CREDIT]}) { totalCount } balance(mandateId: $m) { balance } }`,
+      { m: mandateId },
+    );
     expect(afterRetry.transactions.totalCount).toBe(2);
     expect(afterRetry.balance.balance).toBe("19.500000");
 
@@ -402,13 +434,16 @@ describe("the billing UI in Chromium", () => {
     await poll(() => account.locator(".money").first().getAttribute("data-value")).toBe("19.500000");
     await account.getByTestId("toggle-enabled").click();
     await poll(() => account.textContent()).toContain("disabled");
-    const accountState = () => api(sysadmin, `query($m: ID!) { mandate(id: $m) { accounts { edges { node { enabled warningThreshold } } } } }`, { m: mandateId });
+    const accountState = () =>
+      api(sysadmin, `query($m: ID!) { mandate(id: $m) { accounts { edges { node { enabled warningThreshold } } } } }`, { m: mandateId });
     expect((await accountState()).mandate.accounts.edges[0].node.enabled).toBe(false);
     await account.getByTestId("toggle-enabled").click();
     await poll(() => account.textContent()).toContain("enabled");
     await account.locator("input[name=warningThreshold]").fill("3");
     await account.getByRole("button", { name: "Save" }).click();
-    await expect.poll(async () => (await accountState()).mandate.accounts.edges[0].node).toEqual({ enabled: true, warningThreshold: "3.000000" });
+    await expect
+      .poll(async () => (await accountState()).mandate.accounts.edges[0].node)
+      .toEqual({ enabled: true, warningThreshold: "3.000000" });
 
     // The mandate's own admin: no money forms, the money settings locked, the rest theirs to change.
     const adminPage = await newPage();

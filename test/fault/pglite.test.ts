@@ -58,7 +58,9 @@ describe("SIGKILL of a server on the embedded database, restarted at once", () =
         },
         (error: Error) => error.message,
       );
-      row.notes.push(`opened right after the kill: ${reopened === "opened" ? `yes, in ${Date.now() - opening} ms` : `no (${reopened.slice(0, 80)})`}`);
+      row.notes.push(
+        `opened right after the kill: ${reopened === "opened" ? `yes, in ${Date.now() - opening} ms` : `no (${reopened.slice(0, 80)})`}`,
+      );
       // Then the supervisor: start the server, and again 200 ms after each failed start.
       const since = Date.now();
       for (;;) {
@@ -71,13 +73,16 @@ describe("SIGKILL of a server on the embedded database, restarted at once", () =
         } catch {
           const { code, signal } = await next.exited;
           attempts.push({ exit: signal ?? `code ${code}`, output: next.output() });
-          if (Date.now() - since > SUPERVISOR_LIMIT_MS) throw new Error(`no start within ${SUPERVISOR_LIMIT_MS / 1000} s:\n${next.output()}`);
+          if (Date.now() - since > SUPERVISOR_LIMIT_MS)
+            throw new Error(`no start within ${SUPERVISOR_LIMIT_MS / 1000} s:\n${next.output()}`);
           await sleep(200);
         }
       }
       row.notes.push(
         `started again after ${attempts.length} refused start(s), serving ${((Date.now() - since) / 1000).toFixed(1)} s after the kill` +
-          (attempts[0] ? ` (first refusal: ${attempts[0].output.match(/"level":"fatal".*?"msg":"([^"]*)"/)?.[1]?.slice(0, 90) ?? attempts[0].exit})` : ""),
+          (attempts[0]
+            ? ` (first refusal: ${attempts[0].output.match(/"level":"fatal".*?"msg":"([^"]*)"/)?.[1]?.slice(0, 90) ?? attempts[0].exit})`
+            : ""),
       );
       await load.recovered(20_000);
       await sleep(1_500);

@@ -67,7 +67,9 @@ interface Stage {
 }
 
 /** A fresh database, the server on it, mandates, and a load ready to start. */
-async function stage(options: { env?: Record<string, string>; redisUrl?: string; clients?: number; focusClients?: number } = {}): Promise<Stage> {
+async function stage(
+  options: { env?: Record<string, string>; redisUrl?: string; clients?: number; focusClients?: number } = {},
+): Promise<Stage> {
   const databaseUrl = await cluster.createDatabase();
   const port = await freePort();
   const serverOptions = { port, secret: SECRET, databaseUrl, redisUrl: options.redisUrl, env: options.env };
@@ -222,7 +224,11 @@ describe("Redis killed for 5 s, then started again", () => {
       }
       row.notes.push(`money moves during the outage: ${moneyDuringOutage.acknowledged} of ${moneyDuringOutage.sent} acknowledged`);
       row.notes.push(`new subscription during the outage: ${newSubscriptionWhileDown.slice(0, 80)}`);
-      row.notes.push(resumedAfterMs === undefined ? "open subscription did not resume" : `open subscription resumed ${(resumedAfterMs / 1000).toFixed(2)} s after Redis returned`);
+      row.notes.push(
+        resumedAfterMs === undefined
+          ? "open subscription did not resume"
+          : `open subscription resumed ${(resumedAfterMs / 1000).toFixed(2)} s after Redis returned`,
+      );
       await finish(s, row);
     } finally {
       subscription.abort();
@@ -288,7 +294,9 @@ describe("one account's row locked for 15 s (SELECT ... FOR UPDATE in another co
       };
       const before = s.load.requests.filter((r) => r.mandateId !== s.mandates[0] && r.endedAt < (during[0]?.startedAt ?? 0));
       const acknowledged = onOthers.filter((r) => r.outcome.kind === "ack").length;
-      row.notes.push(`slowest answer during the lock: locked account ${slowest.locked} ms, other accounts ${slowest.others} ms, /health ${slowest.health} ms`);
+      row.notes.push(
+        `slowest answer during the lock: locked account ${slowest.locked} ms, other accounts ${slowest.others} ms, /health ${slowest.health} ms`,
+      );
       row.notes.push(
         `other accounts during the lock: ${acknowledged} of ${onOthers.length} acknowledged, answer times p50/p90 ${percentile(onOthers.map(latency), 0.5)}/${percentile(onOthers.map(latency), 0.9)} ms ` +
           `(before the lock ${percentile(before.map(latency), 0.5)}/${percentile(before.map(latency), 0.9)} ms)`,
@@ -351,7 +359,14 @@ async function untilEvent(server: SaldoProcess, mandateId: string, log: string[]
       who.admin,
       JSON.stringify({
         query: `mutation($input: CreditAccountInput!) { creditAccount(input: $input) { account { balance } transaction { id } userErrors { code } } }`,
-        variables: { input: { mandateId, amount: "1", description: "subscription probe", idempotencyKey: `setup-probe-${Date.now()}-${Math.random()}` } },
+        variables: {
+          input: {
+            mandateId,
+            amount: "1",
+            description: "subscription probe",
+            idempotencyKey: `setup-probe-${Date.now()}-${Math.random()}`,
+          },
+        },
       }),
     );
     if (credited.kind === "ack") {

@@ -28,7 +28,14 @@ beforeAll(async () => {
   writeFileSync(path.join(parent, "secret.txt"), "not for the web");
   app = await createTestApp();
   yoga = createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(JWT_SECRET), payments: null, ping: async () => {} },
+    {
+      db: app.database.prisma,
+      billing: app.billing,
+      pubsub: app.live.pubsub,
+      verifyToken: createTokenVerifier(JWT_SECRET),
+      payments: null,
+      ping: async () => {},
+    },
     { webApp: { root } },
   );
 });
@@ -74,7 +81,12 @@ describe("the UI at /app", () => {
   it("answers a missing file with 404, never with the page, and nothing outside the build", async () => {
     expect((await get("/app/assets/index-gone.js")).status).toBe(404);
     expect((await get("/app/robots.txt")).status).toBe(404);
-    for (const pathname of ["/app/%2e%2e/secret.txt", "/app/..%2fsecret.txt", "/app/%2e%2e%2fsecret.txt", "/app/assets/%2e%2e%2f%2e%2e%2fsecret.txt"]) {
+    for (const pathname of [
+      "/app/%2e%2e/secret.txt",
+      "/app/..%2fsecret.txt",
+      "/app/%2e%2e%2fsecret.txt",
+      "/app/assets/%2e%2e%2f%2e%2e%2fsecret.txt",
+    ]) {
       const response = await get(pathname);
       expect(response.status, pathname).toBe(404);
       expect(await response.text()).not.toContain("not for the web");

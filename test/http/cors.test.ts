@@ -12,7 +12,14 @@ let token: string;
 
 const yogaOf = (options: SaldoYogaOptions) =>
   createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(app.config.JWT_SECRET), payments: null, ping: app.database.ping },
+    {
+      db: app.database.prisma,
+      billing: app.billing,
+      pubsub: app.live.pubsub,
+      verifyToken: createTokenVerifier(app.config.JWT_SECRET),
+      payments: null,
+      ping: app.database.ping,
+    },
     options,
   );
 
@@ -61,18 +68,24 @@ describe("CORS", () => {
   });
 
   it("allows Saldo's own origin", async () => {
-    expect((await fromPage(app.yoga, "https://saldo.example.com")).response.get("access-control-allow-origin")).toBe("https://saldo.example.com");
+    expect((await fromPage(app.yoga, "https://saldo.example.com")).response.get("access-control-allow-origin")).toBe(
+      "https://saldo.example.com",
+    );
   });
 
   it("allows localhost in development only", async () => {
     const origin = "http://localhost:5173";
     expect((await fromPage(yogaOf({ production: false }), origin)).response.get("access-control-allow-origin")).toBe(origin);
-    expect((await fromPage(yogaOf({ production: false }), "http://127.0.0.1:3000")).response.get("access-control-allow-origin")).toBe("http://127.0.0.1:3000");
+    expect((await fromPage(yogaOf({ production: false }), "http://127.0.0.1:3000")).response.get("access-control-allow-origin")).toBe(
+      "http://127.0.0.1:3000",
+    );
     expect((await fromPage(yogaOf({ production: true }), origin)).response.get("access-control-allow-origin")).toBeNull();
   });
 
   it("refuses a CORS_ORIGINS entry that is not an origin, naming it", () => {
-    expect(() => loadConfig({ CORS_ORIGINS: "https://ok.example, https://bad.example/app/" })).toThrow(/CORS_ORIGINS: "https:\/\/bad.example\/app\/" is not an origin/);
+    expect(() => loadConfig({ CORS_ORIGINS: "https://ok.example, https://bad.example/app/" })).toThrow(
+      /CORS_ORIGINS: "https:\/\/bad.example\/app\/" is not an origin/,
+    );
     expect(() => loadConfig({ CORS_ORIGINS: "*" })).toThrow(/CORS_ORIGINS: "\*" is not an origin/);
     expect(loadConfig({}).CORS_ORIGINS).toEqual([]);
   });

@@ -29,7 +29,7 @@ beforeAll(async () => {
   await upsertMandate(app.billing, { id: other, name: "Other AG" });
   await creditAccount(app.billing, { mandateId, amount: "1000", description: "Top-up", idempotencyKey: "c1" });
   // A description a spreadsheet would run as a formula.
-  await creditAccount(app.billing, { mandateId, amount: "0.000001", description: "=HYPERLINK(\"http://evil\")", idempotencyKey: "c2" });
+  await creditAccount(app.billing, { mandateId, amount: "0.000001", description: '=HYPERLINK("http://evil")', idempotencyKey: "c2" });
   await creditAccount(app.billing, { mandateId: other, amount: "5", description: "Other's money", idempotencyKey: "o1" });
   for (let i = 0; i < DEBITS; i++) {
     app.clock.advance(1000 * (i % 3)); // some entries share an instant: the keyset must still see each once
@@ -89,7 +89,7 @@ describe("GET /export/transactions.csv", () => {
     expect(rows.slice(0, 100).map((r) => r.id)).toEqual(firstPage.edges.map((e) => e.node.id));
     // Exact amounts, never rounded; text that would run as a formula is defused.
     const tiny = rows.find((r) => r.amount === "0.000001")!;
-    expect(tiny.description).toBe("'=HYPERLINK(\"http://evil\")");
+    expect(tiny.description).toBe('\'=HYPERLINK("http://evil")');
     expect(rows.map((r) => r.amount).every((a) => /^\d+\.\d{6}$/.test(a))).toBe(true);
   });
 
@@ -101,10 +101,15 @@ describe("GET /export/transactions.csv", () => {
     query.append("featureCodes", "chat");
     query.set("userId", "u2");
     const rows = await rowsOf(await exportCsv(query.toString(), ADMIN()));
-    const expected = await listed({ transactionTypes: ["DEBIT"], providers: ["OpenAI", "mistral"], featureCodes: ["chat"], userId: "u2" }, ADMIN());
+    const expected = await listed(
+      { transactionTypes: ["DEBIT"], providers: ["OpenAI", "mistral"], featureCodes: ["chat"], userId: "u2" },
+      ADMIN(),
+    );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => r.id)).toEqual(expected.edges.map((e) => e.node.id));
-    expect(rows.every((r) => ["openai", "mistral"].includes(r.aicoreProvider) && r.featureCode === "chat" && r.createdByUserId === "u2")).toBe(true);
+    expect(
+      rows.every((r) => ["openai", "mistral"].includes(r.aicoreProvider) && r.featureCode === "chat" && r.createdByUserId === "u2"),
+    ).toBe(true);
 
     const from = rows[rows.length - 1].createdAt;
     const to = rows[0].createdAt;
@@ -123,7 +128,10 @@ describe("GET /export/transactions.csv", () => {
 
   it("refuses what the transactions query refuses, in the shape of a GraphQL error", async () => {
     const refusal = async (response: Response) => ({ status: response.status, ...(await response.json()).errors[0] });
-    expect(await refusal(await exportCsv(`mandateId=${mandateId}`))).toMatchObject({ status: 401, extensions: { code: "UNAUTHENTICATED" } });
+    expect(await refusal(await exportCsv(`mandateId=${mandateId}`))).toMatchObject({
+      status: 401,
+      extensions: { code: "UNAUTHENTICATED" },
+    });
     const forged = await app.yoga.fetch(`http://yoga${TRANSACTION_EXPORT_PATH}?mandateId=${mandateId}`, {
       headers: { authorization: `Bearer ${forgeToken(await app.token(ADMIN()))}` },
     });
@@ -134,12 +142,19 @@ describe("GET /export/transactions.csv", () => {
     });
     expect(await refusal(await exportCsv(`mandateId=${other}`, ADMIN()))).toMatchObject({ status: 403, extensions: { code: "FORBIDDEN" } });
     expect(await refusal(await exportCsv(`mandateId=${other}`, { roles: ["SERVICE"] }))).toMatchObject({ status: 403 });
-    expect(await refusal(await exportCsv(`transactionTypes=DEBIT`, SYSADMIN))).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
+    expect(await refusal(await exportCsv(`transactionTypes=DEBIT`, SYSADMIN))).toMatchObject({
+      status: 400,
+      extensions: { code: "VALIDATION_FAILED" },
+    });
     const badType = await refusal(await exportCsv(`mandateId=${mandateId}&transactionTypes=REFUND`, SYSADMIN));
     expect(badType).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
     expect(badType.message).toMatch(/^transactionTypes/);
     // (A lone surrogate cannot arrive in a query string: URL decoding makes it U+FFFD.)
-    for (const [param, value] of [["providers", "open%00ai"], ["userId", "u%00"], ["featureCodes", "chat%00"]]) {
+    for (const [param, value] of [
+      ["providers", "open%00ai"],
+      ["userId", "u%00"],
+      ["featureCodes", "chat%00"],
+    ]) {
       const unstorable = await refusal(await exportCsv(`mandateId=${mandateId}&${param}=${value}`, SYSADMIN));
       expect(unstorable, param).toMatchObject({ status: 400, extensions: { code: "VALIDATION_FAILED" } });
       expect(unstorable.message, param).toMatch(new RegExp(`^${param}\\.?\\d*: must not contain NUL characters`));
@@ -161,7 +176,9 @@ describe("GET /export/transactions.csv", () => {
     });
     const services = { db, verifyToken: createTokenVerifier(JWT_SECRET) } as unknown as AppServices;
     const request = async () =>
-      new Request(`http://yoga${TRANSACTION_EXPORT_PATH}?mandateId=${mandateId}`, { headers: { authorization: `Bearer ${await app.token(ADMIN())}` } });
+      new Request(`http://yoga${TRANSACTION_EXPORT_PATH}?mandateId=${mandateId}`, {
+        headers: { authorization: `Bearer ${await app.token(ADMIN())}` },
+      });
 
     const response = await handleTransactionExport(await request(), services, { pageSize: 7 });
     const reader = response.body!.getReader();

@@ -15,7 +15,14 @@ let token: string;
 /** A yoga over the test app's services, as app.ts would build it with these options. */
 const yogaOf = (options: Parameters<typeof createSaldoYoga>[1]) =>
   createSaldoYoga(
-    { db: app.database.prisma, billing: app.billing, pubsub: app.live.pubsub, verifyToken: createTokenVerifier(app.config.JWT_SECRET), payments: null, ping: app.database.ping },
+    {
+      db: app.database.prisma,
+      billing: app.billing,
+      pubsub: app.live.pubsub,
+      verifyToken: createTokenVerifier(app.config.JWT_SECRET),
+      payments: null,
+      ping: app.database.ping,
+    },
     options,
   );
 
@@ -41,7 +48,11 @@ const openGraphiQL = (yoga: SaldoYoga) => yoga.fetch("http://yoga/graphql", { he
 
 describe("introspection in production", () => {
   it("is refused without a token, and the answer holds nothing of the schema", async () => {
-    for (const query of [getIntrospectionQuery(), '{ __type(name: "Mandate") { fields { name } } }', "query { ...F } fragment F on Query { __schema { types { name } } }"]) {
+    for (const query of [
+      getIntrospectionQuery(),
+      '{ __type(name: "Mandate") { fields { name } } }',
+      "query { ...F } fragment F on Query { __schema { types { name } } }",
+    ]) {
       const { status, text } = await post(production, { query });
       expect(status, query).toBe(401);
       expect(JSON.parse(text)).toEqual({
@@ -49,7 +60,10 @@ describe("introspection in production", () => {
       });
     }
     // __typename is no introspection of the schema.
-    expect(await post(production, { query: "{ __typename }" })).toEqual({ status: 200, text: JSON.stringify({ data: { __typename: "Query" } }) });
+    expect(await post(production, { query: "{ __typename }" })).toEqual({
+      status: 200,
+      text: JSON.stringify({ data: { __typename: "Query" } }),
+    });
   });
 
   it("answers a caller with a token", async () => {
@@ -84,9 +98,17 @@ describe("no suggestions in production", () => {
     ["a field", "{ viewr { roles } }"],
     ["an argument", '{ mandate(idd: "x") { id } }'],
     ["an enum value in the document", '{ usageStatistics(mandateId: "x", period: MONTHS, year: 2026) { year } }'],
-    ["an enum value in the variables", "query($p: PeriodType!) { usageStatistics(mandateId: \"x\", period: $p, year: 2026) { year } }", { p: "MONTHS" }],
+    [
+      "an enum value in the variables",
+      'query($p: PeriodType!) { usageStatistics(mandateId: "x", period: $p, year: 2026) { year } }',
+      { p: "MONTHS" },
+    ],
     ["an input field", 'mutation { upsertMandate(input: { id: "x", nme: "X" }) { userErrors { code } } }'],
-    ["an input field in the variables", "mutation($input: UpsertMandateInput!) { upsertMandate(input: $input) { userErrors { code } } }", { input: { id: "x", name: "X", billingModl: "UNLIMITED" } }],
+    [
+      "an input field in the variables",
+      "mutation($input: UpsertMandateInput!) { upsertMandate(input: $input) { userErrors { code } } }",
+      { input: { id: "x", name: "X", billingModl: "UNLIMITED" } },
+    ],
     ["a type", "query($p: PeriodTyp) { viewer { roles } }"],
   ];
 

@@ -67,6 +67,9 @@ describe("readiness", () => {
     const late = await readiness({ db: db.prisma, ping: () => new Promise(() => undefined) }, undefined, 50);
     expect(late).toMatchObject({ ready: false, database: "unavailable: no answer within 0.05 s" });
     await db.close();
-    expect(await readiness({ db: db.prisma, ping: db.ping })).toMatchObject({ ready: false, database: expect.stringMatching(/^unavailable: /) });
+    expect(await readiness({ db: db.prisma, ping: db.ping })).toMatchObject({
+      ready: false,
+      database: expect.stringMatching(/^unavailable: /),
+    });
   });
 });

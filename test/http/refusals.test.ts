@@ -16,7 +16,10 @@ afterAll(async () => {
 });
 
 const send = (init: RequestInit & { url?: string }) =>
-  app.yoga.fetch(init.url ?? "http://yoga/graphql", { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+  app.yoga.fetch(init.url ?? "http://yoga/graphql", {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+  });
 
 async function expectGraphQLError(response: Response, status: number, code: string, message: RegExp) {
   expect(response.status).toBe(status);
@@ -28,9 +31,19 @@ async function expectGraphQLError(response: Response, status: number, code: stri
 describe("CSRF refusals", () => {
   it("answer 403 with CSRF_HEADER_REQUIRED, naming the header, for a GET and for form and text/plain POSTs", async () => {
     const message = new RegExp(`^Required CSRF header\\(s\\) not present: send "${CSRF_HEADER}: 1"`);
-    await expectGraphQLError(await send({ url: `http://yoga/graphql?query=${encodeURIComponent("{ viewer { roles } }")}` }), 403, "CSRF_HEADER_REQUIRED", message);
+    await expectGraphQLError(
+      await send({ url: `http://yoga/graphql?query=${encodeURIComponent("{ viewer { roles } }")}` }),
+      403,
+      "CSRF_HEADER_REQUIRED",
+      message,
+    );
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
-      await expectGraphQLError(await send({ method: "POST", headers: { "content-type": contentType }, body: "query=%7B__typename%7D" }), 403, "CSRF_HEADER_REQUIRED", message);
+      await expectGraphQLError(
+        await send({ method: "POST", headers: { "content-type": contentType }, body: "query=%7B__typename%7D" }),
+        403,
+        "CSRF_HEADER_REQUIRED",
+        message,
+      );
     }
   });
 });
@@ -38,7 +51,11 @@ describe("CSRF refusals", () => {
 describe("an unsupported content type", () => {
   it("answers 415 with UNSUPPORTED_MEDIA_TYPE and the types to send, not an empty body", async () => {
     await expectGraphQLError(
-      await send({ method: "POST", headers: { "content-type": "text/plain", [CSRF_HEADER]: "1" }, body: '{"query":"{ viewer { roles } }"}' }),
+      await send({
+        method: "POST",
+        headers: { "content-type": "text/plain", [CSRF_HEADER]: "1" },
+        body: '{"query":"{ viewer { roles } }"}',
+      }),
       415,
       "UNSUPPORTED_MEDIA_TYPE",
       /^Unsupported content type "text\/plain": send application\/json/,
@@ -52,8 +69,14 @@ describe("an unsupported content type", () => {
   });
 
   it("leaves JSON POSTs and other methods as they were", async () => {
-    const json = await send({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ viewer { roles } }" }) });
+    const json = await send({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ viewer { roles } }" }),
+    });
     expect(await json.json()).toEqual({ data: { viewer: { roles: ["SYSADMIN"] } } });
-    expect((await send({ method: "PUT", headers: { "content-type": "application/json", [CSRF_HEADER]: "1" }, body: "{}" })).status).toBe(405);
+    expect((await send({ method: "PUT", headers: { "content-type": "application/json", [CSRF_HEADER]: "1" }, body: "{}" })).status).toBe(
+      405,
+    );
   });
 });

@@ -41,14 +41,30 @@ async function ok(query: string, variables: Record<string, unknown>, caller: Tes
 }
 
 const credit = (amount: string) =>
-  ok(`mutation($input: CreditAccountInput!) { creditAccount(input: $input) { userErrors { code message } } }`, { input: { mandateId: MANDATE, amount, description: "Top-up", idempotencyKey: `credit-${++keys}` } }, SYSADMIN);
+  ok(
+    `mutation($input: CreditAccountInput!) { creditAccount(input: $input) { userErrors { code message } } }`,
+    { input: { mandateId: MANDATE, amount, description: "Top-up", idempotencyKey: `credit-${++keys}` } },
+    SYSADMIN,
+  );
 const spend = (cost: string) =>
-  ok(`mutation($input: RecordUsageInput!) { recordUsage(input: $input) { userErrors { code message } } }`, { input: { mandateId: MANDATE, provider: "openai", model: "gpt-4o", cost, idempotencyKey: `spend-${++keys}` } }, SERVICE);
+  ok(
+    `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { userErrors { code message } } }`,
+    { input: { mandateId: MANDATE, provider: "openai", model: "gpt-4o", cost, idempotencyKey: `spend-${++keys}` } },
+    SERVICE,
+  );
 
 describe("Mandate.language", () => {
   it("switched to DE by a mandate admin makes the next warning email German", async () => {
-    await ok(`mutation { upsertMandate(input: { id: "${MANDATE}", name: "Beispiel GmbH" }) { userErrors { code message } } }`, {}, SYSADMIN);
-    await ok(`mutation { updateSettings(input: { mandateId: "${MANDATE}", notifyEmails: ["finanzen@beispiel.test"], notifyOnWarning: true }) { userErrors { code message } } }`, {}, ADMIN);
+    await ok(
+      `mutation { upsertMandate(input: { id: "${MANDATE}", name: "Beispiel GmbH" }) { userErrors { code message } } }`,
+      {},
+      SYSADMIN,
+    );
+    await ok(
+      `mutation { updateSettings(input: { mandateId: "${MANDATE}", notifyEmails: ["finanzen@beispiel.test"], notifyOnWarning: true }) { userErrors { code message } } }`,
+      {},
+      ADMIN,
+    );
 
     // English by default: the first crossing's email.
     await credit("100");

@@ -47,7 +47,13 @@ let keys = 0;
 const key = () => `r-${++keys}`;
 const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address));
 
-async function debitAt(b: TestBilling, at: string, mandateId: string, cost: string, extra: { userId?: string; provider?: string; feature?: string | null } = {}) {
+async function debitAt(
+  b: TestBilling,
+  at: string,
+  mandateId: string,
+  cost: string,
+  extra: { userId?: string; provider?: string; feature?: string | null } = {},
+) {
   b.clock.set(at);
   await recordUsage(b.ctx, {
     mandateId,
@@ -151,14 +157,17 @@ describe("monthly report figures", () => {
     const en = renderMonthlyReport(report);
     expect(en.subject).toBe("Saldo: monthly report October 2030 for Acme AG");
     expect(en.text).toContain(`Spend in October 2030: ${formatChf(direct.total, "EN")} (6 calls)`);
-    for (const [provider, cost] of Object.entries(direct.byProvider)) expect(en.text).toMatch(new RegExp(`\\n  ${provider}\\s+${amount(formatChf(cost, "EN"))}\\n`));
+    for (const [provider, cost] of Object.entries(direct.byProvider))
+      expect(en.text).toMatch(new RegExp(`\\n  ${provider}\\s+${amount(formatChf(cost, "EN"))}\\n`));
     expect(en.text).toMatch(/\n {2}\(unattributed\)\s+CHF\s+1\.000001\n/);
     expect(en.text).toMatch(/\n {2}bob\s+CHF\s+15\.833333 {2}\(2 calls\)\n/);
     expect(en.text).toMatch(/\n {2}\(no user\)\s+CHF\s+1\.000001 {2}\(1 call\)\n/);
     expect(en.text).toMatch(new RegExp(`Shared account\\s+${amount(formatChf(Object.values(direct.balances)[0], "EN"))}\\n`));
     expect(en.text).toContain("Amount to be invoiced: CHF 19.406797");
     expect(en.text).toContain("Billing address:\n  Test AG\n  Bahnhofstrasse 1\n  8001 Zürich\n  CH\n");
-    expect(en.html).toContain("<td style=\"padding:3px 0 3px 16px;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums\">CHF 1.000001</td>");
+    expect(en.html).toContain(
+      '<td style="padding:3px 0 3px 16px;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums">CHF 1.000001</td>',
+    );
     expect(en.html).toContain("8001 Zürich");
 
     const de = renderMonthlyReport({ ...report, language: "DE" });
@@ -245,16 +254,29 @@ describe("monthly report schedule", () => {
     b.clock.set("2030-11-01T05:30:00Z");
     const instance = (database: Database) => ({
       scheduler: createReportScheduler({ db: database.prisma, timeZone: TZ, now: b.clock.now, logger }),
-      worker: createNotifier({ db: database.prisma, sql: database.sql, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger }),
+      worker: createNotifier({
+        db: database.prisma,
+        sql: database.sql,
+        mailer: createMailer({ smtpUrl: smtp.url, from: FROM }),
+        timeZone: TZ,
+        now: b.clock.now,
+        logger,
+      }),
     });
     const rows = () =>
-      db.prisma.notification.findMany({ where: { mandateId: { in: [en, de, silent] }, kind: "MONTHLY_REPORT" }, orderBy: { mandateId: "asc" } });
+      db.prisma.notification.findMany({
+        where: { mandateId: { in: [en, de, silent] }, kind: "MONTHLY_REPORT" },
+        orderBy: { mandateId: "asc" },
+      });
 
     // Two restarts: each start catches up; the second queues nothing new.
     await instance(db).scheduler.catchUp();
     await instance(db).scheduler.catchUp();
     expect((await rows()).map((r) => [r.mandateId, r.dedupeKey, r.status])).toEqual(
-      [[en, "2030-10", "PENDING"], [de, "2030-10", "PENDING"]].sort((x, y) => x[0].localeCompare(y[0])),
+      [
+        [en, "2030-10", "PENDING"],
+        [de, "2030-10", "PENDING"],
+      ].sort((x, y) => x[0].localeCompare(y[0])),
     );
 
     // Two instances at once, each catching up and draining the outbox.

@@ -49,17 +49,29 @@ async function queuedReport(address: string) {
   b.clock.set("2030-11-01T05:30:00Z");
   expect(await queueMonthlyReports(db.prisma, { month: MONTH, timeZone: TZ, now: b.clock.now(), mandateIds: [mandateId] })).toBe(1);
   const row = () =>
-    db.prisma.notification.findUniqueOrThrow({ where: { mandateId_kind_dedupeKey: { mandateId, kind: "MONTHLY_REPORT", dedupeKey: MONTH } } });
+    db.prisma.notification.findUniqueOrThrow({
+      where: { mandateId_kind_dedupeKey: { mandateId, kind: "MONTHLY_REPORT", dedupeKey: MONTH } },
+    });
   return { b, mandateId, row };
 }
 
 function worker(b: TestBilling, options: Partial<NotifierOptions> = {}) {
-  return createNotifier({ db: db.prisma, sql: db.sql, mailer: createMailer({ smtpUrl: smtp.url, from: FROM }), timeZone: TZ, now: b.clock.now, logger, ...options });
+  return createNotifier({
+    db: db.prisma,
+    sql: db.sql,
+    mailer: createMailer({ smtpUrl: smtp.url, from: FROM }),
+    timeZone: TZ,
+    now: b.clock.now,
+    logger,
+    ...options,
+  });
 }
 
 describe("a failing mail server", () => {
   it("backs off exponentially while the server refuses, and sends the report once after it recovers", async () => {
-    expect([1, 2, 3, 4, 5, 6, 12].map((n) => retryDelayMs(n))).toEqual([30_000, 120_000, 480_000, 1_920_000, 7_680_000, 21_600_000, 21_600_000]);
+    expect([1, 2, 3, 4, 5, 6, 12].map((n) => retryDelayMs(n))).toEqual([
+      30_000, 120_000, 480_000, 1_920_000, 7_680_000, 21_600_000, 21_600_000,
+    ]);
     const { b, row } = await queuedReport("refused@acme.test");
     const w = worker(b);
     smtp.mode = "reject";

@@ -86,45 +86,53 @@ function report(...args: string[]): Promise<{ code: number | null; stdout: strin
 }
 
 describe("npm run report", () => {
-  it("rejects a bad month and an unknown mandate with a clear message", async () => {
-    const [bad, unknown] = await Promise.all([
-      report("--mandate", "x", "--month", "2026-13"),
-      report("--mandate", "no-such-mandate", "--month", MONTH),
-    ]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('"2026-13" is not a month: use YYYY-MM');
-    expect(bad.stderr).toContain("usage: npm run report");
-    expect(unknown.stderr).toContain('Mandate "no-such-mandate" does not exist');
-    expect(unknown.code).toBe(1);
-  }, SLOW);
+  it(
+    "rejects a bad month and an unknown mandate with a clear message",
+    async () => {
+      const [bad, unknown] = await Promise.all([
+        report("--mandate", "x", "--month", "2026-13"),
+        report("--mandate", "no-such-mandate", "--month", MONTH),
+      ]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('"2026-13" is not a month: use YYYY-MM');
+      expect(bad.stderr).toContain("usage: npm run report");
+      expect(unknown.stderr).toContain('Mandate "no-such-mandate" does not exist');
+      expect(unknown.code).toBe(1);
+    },
+    SLOW,
+  );
 
-  it("prints the report, then sends it once: a second --send sends nothing", async () => {
-    const preview = await report("--mandate", mandateId, "--month", MONTH);
-    expect(preview.stderr).toBe("");
-    expect(preview.code).toBe(0);
-    expect(preview.stdout).toContain("Subject: Saldo: monthly report");
-    expect(preview.stdout).toMatch(/Spend in \w+ \d{4}: CHF\s+5\.25 \(2 calls\)/);
-    expect(preview.stdout).toMatch(/\n {2}ann\s+CHF\s+5\.25 {2}\(2 calls\)\n/);
-    expect(smtp.messages).toHaveLength(0);
+  it(
+    "prints the report, then sends it once: a second --send sends nothing",
+    async () => {
+      const preview = await report("--mandate", mandateId, "--month", MONTH);
+      expect(preview.stderr).toBe("");
+      expect(preview.code).toBe(0);
+      expect(preview.stdout).toContain("Subject: Saldo: monthly report");
+      expect(preview.stdout).toMatch(/Spend in \w+ \d{4}: CHF\s+5\.25 \(2 calls\)/);
+      expect(preview.stdout).toMatch(/\n {2}ann\s+CHF\s+5\.25 {2}\(2 calls\)\n/);
+      expect(smtp.messages).toHaveLength(0);
 
-    const sent = await report("--mandate", mandateId, "--month", MONTH, "--send");
-    expect(sent.stderr).toBe("");
-    expect(sent.code).toBe(0);
-    expect(sent.stdout).toContain(`Sent the report ${MONTH} of ${mandateId} to script@acme.test`);
-    expect(smtp.messages).toHaveLength(1);
-    expect(smtp.messages[0].text).toContain("Script AG");
-    expect(smtp.messages[0].text).toMatch(/CHF\s+5\.25 \(2 calls\)/);
+      const sent = await report("--mandate", mandateId, "--month", MONTH, "--send");
+      expect(sent.stderr).toBe("");
+      expect(sent.code).toBe(0);
+      expect(sent.stdout).toContain(`Sent the report ${MONTH} of ${mandateId} to script@acme.test`);
+      expect(smtp.messages).toHaveLength(1);
+      expect(smtp.messages[0].text).toContain("Script AG");
+      expect(smtp.messages[0].text).toMatch(/CHF\s+5\.25 \(2 calls\)/);
 
-    const again = await report("--mandate", mandateId, "--month", MONTH, "--send");
-    expect(again.code).toBe(0);
-    expect(again.stdout).toContain("was sent already");
-    expect(smtp.messages).toHaveLength(1);
+      const again = await report("--mandate", mandateId, "--month", MONTH, "--send");
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain("was sent already");
+      expect(smtp.messages).toHaveLength(1);
 
-    if (pg) {
-      const row = await pg.prisma.notification.findUniqueOrThrow({
-        where: { mandateId_kind_dedupeKey: { mandateId, kind: "MONTHLY_REPORT", dedupeKey: MONTH } },
-      });
-      expect(row).toMatchObject({ status: "SENT", attempts: 1 });
-    }
-  }, SLOW);
+      if (pg) {
+        const row = await pg.prisma.notification.findUniqueOrThrow({
+          where: { mandateId_kind_dedupeKey: { mandateId, kind: "MONTHLY_REPORT", dedupeKey: MONTH } },
+        });
+        expect(row).toMatchObject({ status: "SENT", attempts: 1 });
+      }
+    },
+    SLOW,
+  );
 });

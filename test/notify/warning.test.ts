@@ -9,14 +9,7 @@ import { recordUsage } from "../../src/billing/usage/record.js";
 import { Writes } from "../../src/billing/ledger/store/writes.js";
 import { balanceWarningNotification } from "../../src/billing/shared/outbox.js";
 import { openDatabase, type Database } from "../../src/db/open.js";
-import {
-  createMailer,
-  createNotifier,
-  formatChf,
-  startNotifications,
-  type Logger,
-  type Notifier,
-} from "../../src/notify/index.js";
+import { createMailer, createNotifier, formatChf, startNotifications, type Logger, type Notifier } from "../../src/notify/index.js";
 import { createMandate, testBilling, type TestBilling } from "../support/billing.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { startSmtp, waitFor, type TestSmtp } from "./smtp.js";
@@ -266,7 +259,9 @@ describe("balance warning email", () => {
       b.clock.advance(1000);
       await recordUsage(b.ctx, { mandateId, provider: "openai", model: "gpt-5", cost: "460", idempotencyKey: key() });
       // (The first debit, before the credit limit was set, warned already; the limit re-armed it.)
-      const event = warnings(b).filter((e) => e.mandateId === mandateId).at(-1)!;
+      const event = warnings(b)
+        .filter((e) => e.mandateId === mandateId)
+        .at(-1)!;
       expect(event).toMatchObject({ available: "39.000000", threshold: "50.000000" });
       // The ledger commits the row with the debit, then publishes the event.
       await insertWarningRow(mandateId, event);

@@ -53,7 +53,10 @@ async function pageAfter(list: keyof typeof LISTS, after: string | null) {
 
 const refusedAsCursor = (result: Awaited<ReturnType<typeof pageAfter>>) => {
   expect(result.errors, JSON.stringify(result)).toHaveLength(1);
-  expect(result.errors![0]).toMatchObject({ message: "after is not a cursor this list returned", extensions: { code: "VALIDATION_FAILED", field: ["after"] } });
+  expect(result.errors![0]).toMatchObject({
+    message: "after is not a cursor this list returned",
+    extensions: { code: "VALIDATION_FAILED", field: ["after"] },
+  });
 };
 
 describe("a transaction cursor that was tampered with", () => {
@@ -81,7 +84,8 @@ describe("a transaction cursor that was tampered with", () => {
       ]) {
         refusedAsCursor(await pageAfter(list, encode(tampered)));
       }
-      for (const malformed of ["not base64 !", encode([1, 2]), Buffer.from("{").toString("base64url")]) refusedAsCursor(await pageAfter(list, malformed));
+      for (const malformed of ["not base64 !", encode([1, 2]), Buffer.from("{").toString("base64url")])
+        refusedAsCursor(await pageAfter(list, malformed));
     });
   }
 });

@@ -47,8 +47,26 @@ function scalars(typeName: string): string {
 
 /** The issue's query: transactions in each transaction's account, three lists deep, sized by a variable. */
 const NESTED = /* GraphQL */ `
-  query($n: Int) {
-    transactions(mandateId: "m1", first: $n) { edges { node { account { transactions(first: $n) { edges { node { account { transactions(first: $n) { totalCount } } } } } } } } }
+  query ($n: Int) {
+    transactions(mandateId: "m1", first: $n) {
+      edges {
+        node {
+          account {
+            transactions(first: $n) {
+              edges {
+                node {
+                  account {
+                    transactions(first: $n) {
+                      totalCount
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -82,20 +100,31 @@ describe("lists of lists", () => {
   });
 
   it("counts the default page size when first is absent, and the maximum when first is over it", () => {
-    const cost = (first: string) => queryCost(schema, parse(`{ transactions(mandateId: "m1"${first}) { edges { node { id account { id } } } } }`), {})!.cost;
+    const cost = (first: string) =>
+      queryCost(schema, parse(`{ transactions(mandateId: "m1"${first}) { edges { node { id account { id } } } } }`), {})!.cost;
     expect(cost("")).toBe(cost(", first: 20"));
     expect(cost(", first: 100000")).toBe(cost(", first: 100"));
   });
 
   it("refuses a page of accounts with a full page of transactions each, and of mandates with their accounts", async () => {
-    const accounts = await app.gql(`{ mandate(id: "m1") { accounts(first: 100) { edges { node { transactions(first: 100) { totalCount } } } } } }`, {}, ADMIN);
+    const accounts = await app.gql(
+      `{ mandate(id: "m1") { accounts(first: 100) { edges { node { transactions(first: 100) { totalCount } } } } } }`,
+      {},
+      ADMIN,
+    );
     expect(accounts.errors?.[0].message).toMatch(/the lists here: accounts \(100\), transactions \(100\)/);
     const mandates = await app.gql(`{ mandates(first: 100) { edges { node { accounts(first: 100) { totalCount } } } } }`, {}, SYSADMIN);
     expect(mandates.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
   });
 
   it("applies to subscriptions too", async () => {
-    const cost = queryCost(schema, parse(`subscription { balanceWarning(mandateId: "m1") { account { transactions(first: 100) { edges { node { account { transactions(first: 100) { totalCount } } } } } } } }`), {});
+    const cost = queryCost(
+      schema,
+      parse(
+        `subscription { balanceWarning(mandateId: "m1") { account { transactions(first: 100) { edges { node { account { transactions(first: 100) { totalCount } } } } } } } }`,
+      ),
+      {},
+    );
     expect(cost!.cost).toBeGreaterThan(MAX_QUERY_COST);
   });
 });
@@ -109,8 +138,8 @@ describe("honest pages", () => {
     "a mandate's automatic top-ups": `{ mandate(id: "m1") { autoTopUps(first: 100) { ${scalars("AutoTopUp")} } } }`,
     "a year of daily statistics": `{ billingAccount(id: "a") { usageStatistics(period: DAY, from: "2026-01-01", to: "2026-12-31") { ${scalars("UsageStatistics")} costByProvider { key cost } costByFeature { key cost } } } }`,
     "usage statistics": `{ usageStatistics(mandateId: "m1", period: DAY, year: 2026, month: 1) { ${scalars("BillingStatistics")} data { ${scalars("StatisticsPoint")} byProvider { key cost } byFeature { key cost } } totals { ${scalars("StatisticsTotals")} byProvider { key cost } byFeature { key cost } } } }`,
-    "prices": `{ prices { ${scalars("Price")} } }`,
-    "labels": `{ modelLabels(locale: DE) { model label fields { field label } } }`,
+    prices: `{ prices { ${scalars("Price")} } }`,
+    labels: `{ modelLabels(locale: DE) { model label fields { field label } } }`,
   };
 
   for (const [name, query] of Object.entries(pages)) {
@@ -124,7 +153,12 @@ describe("honest pages", () => {
   }
 
   /** Every operation of the UI, the client and the examples, every `first` at its largest. */
-  const documents = ["web/src/operations.graphql", "client/operations.graphql", "examples/frontend/operations.graphql", "examples/gateway/operations.graphql"];
+  const documents = [
+    "web/src/operations.graphql",
+    "client/operations.graphql",
+    "examples/frontend/operations.graphql",
+    "examples/gateway/operations.graphql",
+  ];
   for (const file of documents) {
     it(`passes every operation of ${file} at its largest pages`, () => {
       const document = parse(readFileSync(path.resolve(import.meta.dirname, "../..", file), "utf8"));
@@ -151,11 +185,21 @@ function sample(type: GraphQLInputType): unknown {
   if (isListType(type)) return [];
   if (isEnumType(type)) return type.getValues()[0].value;
   if (isInputObjectType(type)) {
-    return Object.fromEntries(Object.values(type.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sample(f.type)]));
+    return Object.fromEntries(
+      Object.values(type.getFields())
+        .filter((f) => isNonNullType(f.type))
+        .map((f) => [f.name, sample(f.type)]),
+    );
   }
   return SCALAR_SAMPLES[type.name] ?? "x";
 }
 const SCALAR_SAMPLES: Record<string, unknown> = {
-  Int: 2026, Float: 1, Boolean: true, Decimal: "1", Date: "2026-01-01", DateTime: "2026-01-01T00:00:00Z",
-  EmailAddress: "a@example.com", CountryCode: "CH",
+  Int: 2026,
+  Float: 1,
+  Boolean: true,
+  Decimal: "1",
+  Date: "2026-01-01",
+  DateTime: "2026-01-01T00:00:00Z",
+  EmailAddress: "a@example.com",
+  CountryCode: "CH",
 };

@@ -11,7 +11,11 @@ const MANDATE = "gateway-messages";
 beforeAll(async () => {
   app = await createTestApp();
   await app.gql(`mutation { upsertMandate(input: { id: "${MANDATE}", name: "Messages" }) { userErrors { code } } }`, {}, SYSADMIN);
-  await app.gql(`mutation { creditAccount(input: { mandateId: "${MANDATE}", amount: "100", description: "Start", idempotencyKey: "start" }) { userErrors { code } } }`, {}, SYSADMIN);
+  await app.gql(
+    `mutation { creditAccount(input: { mandateId: "${MANDATE}", amount: "100", description: "Start", idempotencyKey: "start" }) { userErrors { code } } }`,
+    {},
+    SYSADMIN,
+  );
 });
 afterAll(async () => {
   await app?.close();
@@ -26,7 +30,13 @@ describe("gateway messages", () => {
     );
     expect(result.data.recordUsage).toEqual({
       transaction: null,
-      userErrors: [{ code: "VALIDATION_FAILED", message: "Give usage (priced from the catalog) or cost: a usage record books what the call cost", field: ["input", "usage"] }],
+      userErrors: [
+        {
+          code: "VALIDATION_FAILED",
+          message: "Give usage (priced from the catalog) or cost: a usage record books what the call cost",
+          field: ["input", "usage"],
+        },
+      ],
     });
   });
 
@@ -38,12 +48,20 @@ describe("gateway messages", () => {
     );
     const authorizationId = hold.data.authorizeUsage.authorization.id;
     const settle = (cost: string) =>
-      app.gql(`mutation($id: ID!, $cost: Decimal) { settleUsage(input: { authorizationId: $id, cost: $cost }) { transaction { amount } userErrors { code message field } } }`, { id: authorizationId, cost }, SERVICE);
+      app.gql(
+        `mutation($id: ID!, $cost: Decimal) { settleUsage(input: { authorizationId: $id, cost: $cost }) { transaction { amount } userErrors { code message field } } }`,
+        { id: authorizationId, cost },
+        SERVICE,
+      );
     expect((await settle("0.5")).data.settleUsage.userErrors).toEqual([]);
     expect((await settle("0.5")).data.settleUsage).toEqual({ transaction: { amount: "0.500000" }, userErrors: [] });
     const conflict = (await settle("0.7")).data.settleUsage;
     expect(conflict.userErrors).toEqual([
-      { code: "IDEMPOTENCY_CONFLICT", message: "This authorization was already settled with other usage, cost or metadata", field: ["input"] },
+      {
+        code: "IDEMPOTENCY_CONFLICT",
+        message: "This authorization was already settled with other usage, cost or metadata",
+        field: ["input"],
+      },
     ]);
     expect(JSON.stringify(conflict)).not.toMatch(/saldo:|idempotencyKey/);
   });

@@ -55,35 +55,106 @@ interface Case {
 }
 
 const USAGE = { inputTokens: 10, outputTokens: 10 };
-const mutation = (name: string, inputType: string, caller: TestCaller, input: (value: unknown) => Record<string, unknown>, field: string[]): Case => ({
+const mutation = (
+  name: string,
+  inputType: string,
+  caller: TestCaller,
+  input: (value: unknown) => Record<string, unknown>,
+  field: string[],
+): Case => ({
   name: `${name}(${field.slice(1).join(".")})`,
   caller,
   query: `mutation($input: ${inputType}!) { ${name}(input: $input) { userErrors { code message field } } }`,
   variables: (value) => ({ input: input(value) }),
   field,
 });
-const credit = (patch: Record<string, unknown>) => ({ mandateId: MANDATE, amount: "1", description: "Credit", idempotencyKey: "credit-key", ...patch });
-const record = (patch: Record<string, unknown>) => ({ mandateId: MANDATE, provider: "openai", model: "gpt-4o", usage: USAGE, idempotencyKey: "record-key", ...patch });
+const credit = (patch: Record<string, unknown>) => ({
+  mandateId: MANDATE,
+  amount: "1",
+  description: "Credit",
+  idempotencyKey: "credit-key",
+  ...patch,
+});
+const record = (patch: Record<string, unknown>) => ({
+  mandateId: MANDATE,
+  provider: "openai",
+  model: "gpt-4o",
+  usage: USAGE,
+  idempotencyKey: "record-key",
+  ...patch,
+});
 
 const TEXT_CASES: Case[] = [
   mutation("creditAccount", "CreditAccountInput", SYSADMIN, (v) => credit({ description: v }), ["input", "description"]),
   mutation("creditAccount", "CreditAccountInput", SYSADMIN, (v) => credit({ idempotencyKey: v }), ["input", "idempotencyKey"]),
   mutation("creditAccount", "CreditAccountInput", SYSADMIN, (v) => credit({ referenceId: v }), ["input", "referenceId"]),
   mutation("creditAccount", "CreditAccountInput", SYSADMIN, (v) => credit({ userId: v }), ["input", "userId"]),
-  mutation("adjustAccount", "AdjustAccountInput", SYSADMIN, (v) => ({ mandateId: MANDATE, amount: "1", description: v, idempotencyKey: "adjust-key" }), ["input", "description"]),
-  mutation("transferBalance", "TransferBalanceInput", SYSADMIN, (v) => ({ mandateId: MANDATE, fromAccountId: accountId, toAccountId: v, amount: "1", description: "T", idempotencyKey: "t" }), ["input", "toAccountId"]),
+  mutation(
+    "adjustAccount",
+    "AdjustAccountInput",
+    SYSADMIN,
+    (v) => ({ mandateId: MANDATE, amount: "1", description: v, idempotencyKey: "adjust-key" }),
+    ["input", "description"],
+  ),
+  mutation(
+    "transferBalance",
+    "TransferBalanceInput",
+    SYSADMIN,
+    (v) => ({ mandateId: MANDATE, fromAccountId: accountId, toAccountId: v, amount: "1", description: "T", idempotencyKey: "t" }),
+    ["input", "toAccountId"],
+  ),
   mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ provider: v }), ["input", "provider"]),
   mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ model: v }), ["input", "model"]),
-  mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ metadata: { description: v } }), ["input", "metadata", "description"]),
-  mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ metadata: { featureCode: v } }), ["input", "metadata", "featureCode"]),
-  mutation("authorizeUsage", "AuthorizeUsageInput", SERVICE, (v) => ({ mandateId: MANDATE, provider: "openai", model: "gpt-4o", estimatedCost: "1", idempotencyKey: v }), ["input", "idempotencyKey"]),
-  mutation("settleUsage", "SettleUsageInput", SERVICE, (v) => ({ authorizationId, cost: "1", metadata: { workflowId: v } }), ["input", "metadata", "workflowId"]),
+  mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ metadata: { description: v } }), [
+    "input",
+    "metadata",
+    "description",
+  ]),
+  mutation("recordUsage", "RecordUsageInput", SERVICE, (v) => record({ metadata: { featureCode: v } }), [
+    "input",
+    "metadata",
+    "featureCode",
+  ]),
+  mutation(
+    "authorizeUsage",
+    "AuthorizeUsageInput",
+    SERVICE,
+    (v) => ({ mandateId: MANDATE, provider: "openai", model: "gpt-4o", estimatedCost: "1", idempotencyKey: v }),
+    ["input", "idempotencyKey"],
+  ),
+  mutation("settleUsage", "SettleUsageInput", SERVICE, (v) => ({ authorizationId, cost: "1", metadata: { workflowId: v } }), [
+    "input",
+    "metadata",
+    "workflowId",
+  ]),
   mutation("upsertMandate", "UpsertMandateInput", SYSADMIN, (v) => ({ id: "new-mandate", name: v }), ["input", "name"]),
   mutation("upsertMandate", "UpsertMandateInput", SYSADMIN, (v) => ({ id: v, name: "New" }), ["input", "id"]),
-  mutation("updateSettings", "UpdateSettingsInput", SYSADMIN, (v) => ({ mandateId: MANDATE, allowedProviders: ["openai", v] }), ["input", "allowedProviders", "1"]),
-  mutation("updateSettings", "UpdateSettingsInput", SYSADMIN, (v) => ({ mandateId: MANDATE, billingAddress: { company: "C", street: "S", zip: "8000", city: v, country: "CH" } }), ["input", "billingAddress", "city"]),
-  mutation("upsertPrice", "UpsertPriceInput", SYSADMIN, (v) => ({ provider: "openai", model: v, inputPerMillionTokensUsd: "1", outputPerMillionTokensUsd: "1", perRequestUsd: "0" }), ["input", "model"]),
-  mutation("createTopUpCheckout", "CreateTopUpCheckoutInput", SYSADMIN, (v) => ({ mandateId: MANDATE, amount: "10", successUrl: v, cancelUrl: "https://x.example/c" }), ["input", "successUrl"]),
+  mutation("updateSettings", "UpdateSettingsInput", SYSADMIN, (v) => ({ mandateId: MANDATE, allowedProviders: ["openai", v] }), [
+    "input",
+    "allowedProviders",
+    "1",
+  ]),
+  mutation(
+    "updateSettings",
+    "UpdateSettingsInput",
+    SYSADMIN,
+    (v) => ({ mandateId: MANDATE, billingAddress: { company: "C", street: "S", zip: "8000", city: v, country: "CH" } }),
+    ["input", "billingAddress", "city"],
+  ),
+  mutation(
+    "upsertPrice",
+    "UpsertPriceInput",
+    SYSADMIN,
+    (v) => ({ provider: "openai", model: v, inputPerMillionTokensUsd: "1", outputPerMillionTokensUsd: "1", perRequestUsd: "0" }),
+    ["input", "model"],
+  ),
+  mutation(
+    "createTopUpCheckout",
+    "CreateTopUpCheckoutInput",
+    SYSADMIN,
+    (v) => ({ mandateId: MANDATE, amount: "10", successUrl: v, cancelUrl: "https://x.example/c" }),
+    ["input", "successUrl"],
+  ),
   {
     name: "mandates(search)",
     caller: SYSADMIN,
@@ -185,7 +256,10 @@ describe("text that cannot be stored", () => {
       {},
       SYSADMIN,
     );
-    expect(result.data.creditAccount).toEqual({ transaction: { description: "Bonus 🎉 für Zürich", idempotencyKey: "emoji 🎉" }, userErrors: [] });
+    expect(result.data.creditAccount).toEqual({
+      transaction: { description: "Bonus 🎉 für Zürich", idempotencyKey: "emoji 🎉" },
+      userErrors: [],
+    });
   });
 });
 
@@ -256,18 +330,33 @@ describe("lists", () => {
         extensions: { code: "VALIDATION_FAILED", field: ["filter", list] },
       });
     }
-    const hundred = filterOf("featureCodes", Array.from({ length: 100 }, (_, i) => `f${i}`));
+    const hundred = filterOf(
+      "featureCodes",
+      Array.from({ length: 100 }, (_, i) => `f${i}`),
+    );
     expect((await app.gql(hundred.query, hundred.variables, SYSADMIN)).errors).toBeUndefined();
   });
 
   it("allowedProviders takes at most 100 and notifyEmails at most 20, and nothing is written", async () => {
     const before = await snapshot();
     const settings = (input: Record<string, unknown>) =>
-      app.gql(`mutation($input: UpdateSettingsInput!) { updateSettings(input: $input) { userErrors { code message field } } }`, { input: { mandateId: MANDATE, ...input } }, SYSADMIN);
-    expect((await settings({ allowedProviders: Array.from({ length: 90_001 }, (_, i) => `p${i}`) })).data.updateSettings.userErrors).toEqual([
-      { code: "VALIDATION_FAILED", message: "allowedProviders has 90001 entries; at most 100 are allowed", field: ["input", "allowedProviders"] },
+      app.gql(
+        `mutation($input: UpdateSettingsInput!) { updateSettings(input: $input) { userErrors { code message field } } }`,
+        { input: { mandateId: MANDATE, ...input } },
+        SYSADMIN,
+      );
+    expect(
+      (await settings({ allowedProviders: Array.from({ length: 90_001 }, (_, i) => `p${i}`) })).data.updateSettings.userErrors,
+    ).toEqual([
+      {
+        code: "VALIDATION_FAILED",
+        message: "allowedProviders has 90001 entries; at most 100 are allowed",
+        field: ["input", "allowedProviders"],
+      },
     ]);
-    expect((await settings({ notifyEmails: Array.from({ length: 20_000 }, (_, i) => `a${i}@example.com`) })).data.updateSettings.userErrors).toEqual([
+    expect(
+      (await settings({ notifyEmails: Array.from({ length: 20_000 }, (_, i) => `a${i}@example.com`) })).data.updateSettings.userErrors,
+    ).toEqual([
       { code: "VALIDATION_FAILED", message: "notifyEmails has 20000 entries; at most 20 are allowed", field: ["input", "notifyEmails"] },
     ]);
     expect(await snapshot()).toEqual(before);

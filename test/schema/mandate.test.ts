@@ -11,7 +11,11 @@ const NAMES = { "lit-percent": "Tools%AG", "lit-underscore": "Tools_AG", "lit-ba
 beforeAll(async () => {
   app = await createTestApp();
   for (const [id, name] of Object.entries(NAMES)) {
-    const result = await app.gql(`mutation($id: ID!, $name: String!) { upsertMandate(input: { id: $id, name: $name }) { userErrors { message } } }`, { id, name }, SYSADMIN);
+    const result = await app.gql(
+      `mutation($id: ID!, $name: String!) { upsertMandate(input: { id: $id, name: $name }) { userErrors { message } } }`,
+      { id, name },
+      SYSADMIN,
+    );
     expect(result.data.upsertMandate.userErrors).toEqual([]);
   }
 });
@@ -20,7 +24,9 @@ afterAll(async () => {
 });
 
 const search = async (text: string) =>
-  (await app.gql(`query($s: String) { mandates(search: $s, first: 100) { edges { node { id } } } }`, { s: text }, SYSADMIN)).data.mandates.edges
+  (
+    await app.gql(`query($s: String) { mandates(search: $s, first: 100) { edges { node { id } } } }`, { s: text }, SYSADMIN)
+  ).data.mandates.edges
     .map((e: { node: { id: string } }) => e.node.id)
     .sort();
 
@@ -50,7 +56,13 @@ describe("mandate names", () => {
     for (const name of ["Evil\r\nBcc: x@evil.example", "Tab\tName", "Bell\u0007"]) {
       expect(await upsert({ id: uniqueId(), name }), JSON.stringify(name)).toEqual({
         mandate: null,
-        userErrors: [{ code: "VALIDATION_FAILED", message: "name must not contain control characters such as line breaks or tabs", field: ["input", "name"] }],
+        userErrors: [
+          {
+            code: "VALIDATION_FAILED",
+            message: "name must not contain control characters such as line breaks or tabs",
+            field: ["input", "name"],
+          },
+        ],
       });
     }
   });
@@ -60,7 +72,12 @@ describe("upsertMandate with CREDIT_POSTPAY", () => {
   it("takes the billing address the model needs, in the same call", async () => {
     const id = uniqueId();
     expect(await upsert({ id, name: "Postpaid", billingModel: "CREDIT_POSTPAY", billingAddress: ADDRESS })).toEqual({
-      mandate: { id, name: "Postpaid", language: "EN", settings: { billingModel: "CREDIT_POSTPAY", billingAddress: { company: "Beispiel GmbH", city: "Bern", country: "CH" } } },
+      mandate: {
+        id,
+        name: "Postpaid",
+        language: "EN",
+        settings: { billingModel: "CREDIT_POSTPAY", billingAddress: { company: "Beispiel GmbH", city: "Bern", country: "CH" } },
+      },
       userErrors: [],
     });
   });
@@ -69,7 +86,11 @@ describe("upsertMandate with CREDIT_POSTPAY", () => {
     const id = uniqueId();
     const refused = await upsert({ id, name: "Postpaid", billingModel: "CREDIT_POSTPAY" });
     expect(refused.userErrors).toEqual([
-      { code: "BILLING_ADDRESS_REQUIRED", message: "CREDIT_POSTPAY needs a billing address: set billingAddress in the same update", field: ["input", "billingAddress"] },
+      {
+        code: "BILLING_ADDRESS_REQUIRED",
+        message: "CREDIT_POSTPAY needs a billing address: set billingAddress in the same update",
+        field: ["input", "billingAddress"],
+      },
     ]);
     const fields = await app.gql(`{ __type(name: "UpsertMandateInput") { inputFields { name } } }`, {}, SYSADMIN);
     expect(fields.data.__type.inputFields.map((f: { name: string }) => f.name)).toContain("billingAddress");

@@ -15,7 +15,11 @@ afterAll(async () => {
 
 async function newMandate(): Promise<string> {
   const id = uniqueId();
-  const result = await app.gql(`mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Settings" }) { userErrors { code message } } }`, { id }, SYSADMIN);
+  const result = await app.gql(
+    `mutation($id: ID!) { upsertMandate(input: { id: $id, name: "Settings" }) { userErrors { code message } } }`,
+    { id },
+    SYSADMIN,
+  );
   expect(result.data.upsertMandate.userErrors).toEqual([]);
   return id;
 }
@@ -27,7 +31,13 @@ const update = (input: Record<string, unknown>) => app.gql(UPDATE, { input }, SY
 describe("settings lists", () => {
   it("deduplicates allowedProviders (case and spaces aside) and notifyEmails", async () => {
     const mandateId = await newMandate();
-    expect(await update({ mandateId, allowedProviders: ["openai", "OpenAI", " anthropic ", "openai"], notifyEmails: ["A@example.com", "a@example.com", "b@example.com"] })).toEqual({
+    expect(
+      await update({
+        mandateId,
+        allowedProviders: ["openai", "OpenAI", " anthropic ", "openai"],
+        notifyEmails: ["A@example.com", "a@example.com", "b@example.com"],
+      }),
+    ).toEqual({
       settings: { allowedProviders: ["openai", "anthropic"], notifyEmails: ["a@example.com", "b@example.com"] },
       userErrors: [],
     });
@@ -37,9 +47,17 @@ describe("settings lists", () => {
     const mandateId = await newMandate();
     expect(await update({ mandateId, allowedProviders: ["openai", "Anthropic", "openai", ""] })).toEqual({
       settings: null,
-      userErrors: [{ code: "VALIDATION_FAILED", message: 'allowedProviders[3] ("") must not be empty: name a provider such as "openai"', field: ["input", "allowedProviders", "3"] }],
+      userErrors: [
+        {
+          code: "VALIDATION_FAILED",
+          message: 'allowedProviders[3] ("") must not be empty: name a provider such as "openai"',
+          field: ["input", "allowedProviders", "3"],
+        },
+      ],
     });
-    expect((await update({ mandateId, allowedProviders: ["  "] })).userErrors[0].message).toBe('allowedProviders[0] ("  ") must not be empty: name a provider such as "openai"');
+    expect((await update({ mandateId, allowedProviders: ["  "] })).userErrors[0].message).toBe(
+      'allowedProviders[0] ("  ") must not be empty: name a provider such as "openai"',
+    );
   });
 
   it("takes up to 100 providers and 20 addresses", async () => {

@@ -29,7 +29,10 @@ describe("an account's usage statistics", () => {
       { id: accountId },
       SYSADMIN,
     );
-    expect(statistics.errors?.[0]).toMatchObject({ message: "from must not be after to", extensions: { code: "VALIDATION_FAILED", field: ["from"] } });
+    expect(statistics.errors?.[0]).toMatchObject({
+      message: "from must not be after to",
+      extensions: { code: "VALIDATION_FAILED", field: ["from"] },
+    });
     const transactions = await app.gql(
       `{ transactions(mandateId: "${MANDATE}", filter: { from: "2026-12-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }) { totalCount } }`,
       {},
@@ -40,7 +43,11 @@ describe("an account's usage statistics", () => {
 
   it("takes a range of one day, and an open one", async () => {
     for (const range of ['from: "2026-01-01", to: "2026-01-01"', 'from: "2026-01-01"', 'to: "2026-01-01"']) {
-      const result = await app.gql(`query($id: ID!) { billingAccount(id: $id) { usageStatistics(period: DAY, ${range}) { id } } }`, { id: accountId }, SYSADMIN);
+      const result = await app.gql(
+        `query($id: ID!) { billingAccount(id: $id) { usageStatistics(period: DAY, ${range}) { id } } }`,
+        { id: accountId },
+        SYSADMIN,
+      );
       expect(result.errors, range).toBeUndefined();
     }
   });

@@ -19,7 +19,10 @@ beforeAll(async () => {
     SYSADMIN,
   );
   shared = credit.data.creditAccount.account.id;
-  for (const [userId, count] of [["b1", 2], ["b2", 3]] as const) {
+  for (const [userId, count] of [
+    ["b1", 2],
+    ["b2", 3],
+  ] as const) {
     for (let i = 0; i < count; i++) {
       const used = await app.gql(
         `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { userErrors { code message } } }`,

@@ -15,7 +15,11 @@ afterAll(() => rmSync(parent, { recursive: true, force: true }));
 
 function runDemo(dataDir: string): Promise<{ code: number | null; output: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, SALDO_DATA_DIR: dataDir };
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", "--short"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", "--short"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

@@ -23,7 +23,12 @@ let app: TestApp;
 
 beforeAll(async () => {
   fake = await startFakeStripe();
-  app = await createTestApp({ STRIPE_SECRET_KEY: "sk_test_x", STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: fake.url, TOPUP_MAX_CHF: "1000" });
+  app = await createTestApp({
+    STRIPE_SECRET_KEY: "sk_test_x",
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    STRIPE_API_BASE: fake.url,
+    TOPUP_MAX_CHF: "1000",
+  });
 });
 afterAll(async () => {
   await app?.close();
@@ -32,7 +37,15 @@ afterAll(async () => {
 beforeEach(() => app.clock.set("2026-11-15T10:00:00Z"));
 
 async function deliver(type: string, object: Record<string, unknown>, id = `evt_${randomUUID().replaceAll("-", "")}`) {
-  const payload = JSON.stringify({ id, object: "event", api_version: "2025-01-27.acacia", created: 1_763_700_000, livemode: false, type, data: { object } });
+  const payload = JSON.stringify({
+    id,
+    object: "event",
+    api_version: "2025-01-27.acacia",
+    created: 1_763_700_000,
+    livemode: false,
+    type,
+    data: { object },
+  });
   const signature = signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
   const response = await app.yoga.fetch("http://yoga/webhooks/stripe", {
     method: "POST",
@@ -85,7 +98,8 @@ async function mandateWithSavedCard(options: { saveCard?: boolean } = {}): Promi
     metadata: { accountId, accountKey: request.form["metadata[accountKey]"], mandateId, userId: "", amount: "20.000000" },
   });
   const paymentMethodId = `pm_${randomUUID().slice(0, 8)}`;
-  if (options.saveCard !== false) await deliver("payment_method.attached", { id: paymentMethodId, object: "payment_method", customer: customerId });
+  if (options.saveCard !== false)
+    await deliver("payment_method.attached", { id: paymentMethodId, object: "payment_method", customer: customerId });
   return { mandateId, accountId, customerId, paymentMethodId, admin };
 }
 
@@ -101,18 +115,35 @@ async function enable(s: Setup, values: { belowAmount?: string; topUpAmount?: st
 
 let debitCounter = 0;
 function debit(s: Setup, cost: string) {
-  return recordUsage(app.billing, { mandateId: s.mandateId, provider: "openai", model: "gpt-4o", cost, idempotencyKey: `auto-debit-${++debitCounter}` });
+  return recordUsage(app.billing, {
+    mandateId: s.mandateId,
+    provider: "openai",
+    model: "gpt-4o",
+    cost,
+    idempotencyKey: `auto-debit-${++debitCounter}`,
+  });
 }
 
 const intentsOf = (s: Setup) => fake.calls("POST", "/v1/payment_intents").filter((r) => r.form.customer === s.customerId);
-const attemptsOf = (s: Setup) => app.database.prisma.autoTopUp.findMany({ where: { mandateId: s.mandateId }, orderBy: { createdAt: "asc" } });
+const attemptsOf = (s: Setup) =>
+  app.database.prisma.autoTopUp.findMany({ where: { mandateId: s.mandateId }, orderBy: { createdAt: "asc" } });
 const balanceOf = async (s: Setup) =>
   new Decimal((await app.database.prisma.billingAccount.findUniqueOrThrow({ where: { id: s.accountId } })).balance.toString());
 
 /** Stripe's answer to a charged intent: payment_intent.succeeded with what the fake recorded. */
 function succeeded(request: (typeof fake.requests)[number], id: string) {
-  const metadata = Object.fromEntries(Object.entries(request.form).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v]] : [])));
-  return { id, object: "payment_intent", amount: Number(request.form.amount), amount_received: Number(request.form.amount), currency: "chf", metadata, status: "succeeded" };
+  const metadata = Object.fromEntries(
+    Object.entries(request.form).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v]] : [])),
+  );
+  return {
+    id,
+    object: "payment_intent",
+    amount: Number(request.form.amount),
+    amount_received: Number(request.form.amount),
+    currency: "chf",
+    metadata,
+    status: "succeeded",
+  };
 }
 
 describe("automatic top-up settings", () => {
@@ -127,7 +158,11 @@ describe("automatic top-up settings", () => {
     });
     // Omitted amounts keep their value; disabling keeps them for later.
     const off = await app.gql(SETTINGS, { input: { mandateId: s.mandateId, autoTopUp: { enabled: false } } }, s.admin);
-    expect(off.data.updateSettings.settings.autoTopUp).toMatchObject({ enabled: false, topUpAmount: "50.000000", monthlyCap: "100.000000" });
+    expect(off.data.updateSettings.settings.autoTopUp).toMatchObject({
+      enabled: false,
+      topUpAmount: "50.000000",
+      monthlyCap: "100.000000",
+    });
   });
 
   it("refuses bad values with userErrors and stores nothing", async () => {
@@ -135,12 +170,18 @@ describe("automatic top-up settings", () => {
     const tryWith = async (autoTopUp: Record<string, unknown>) =>
       (await app.gql(SETTINGS, { input: { mandateId: s.mandateId, autoTopUp } }, s.admin)).data.updateSettings.userErrors;
     const base = { enabled: true, belowAmount: "10", topUpAmount: "50", monthlyCap: "100" };
-    expect(await tryWith({ ...base, topUpAmount: "4.99" })).toMatchObject([{ code: "INVALID_AMOUNT", field: ["input", "autoTopUp", "topUpAmount"] }]);
+    expect(await tryWith({ ...base, topUpAmount: "4.99" })).toMatchObject([
+      { code: "INVALID_AMOUNT", field: ["input", "autoTopUp", "topUpAmount"] },
+    ]);
     expect(await tryWith({ ...base, topUpAmount: "1000.01" })).toMatchObject([{ code: "INVALID_AMOUNT" }]);
     expect(await tryWith({ ...base, topUpAmount: "10.005" })).toMatchObject([{ code: "INVALID_AMOUNT" }]);
-    expect(await tryWith({ ...base, monthlyCap: "49.99" })).toMatchObject([{ code: "INVALID_AMOUNT", field: ["input", "autoTopUp", "monthlyCap"] }]);
+    expect(await tryWith({ ...base, monthlyCap: "49.99" })).toMatchObject([
+      { code: "INVALID_AMOUNT", field: ["input", "autoTopUp", "monthlyCap"] },
+    ]);
     expect(await tryWith({ ...base, belowAmount: "-1" })).toMatchObject([{ code: "INVALID_AMOUNT" }]);
-    expect(await tryWith({ enabled: true, belowAmount: "10" })).toMatchObject([{ code: "VALIDATION_FAILED", field: ["input", "autoTopUp", "topUpAmount"] }]);
+    expect(await tryWith({ enabled: true, belowAmount: "10" })).toMatchObject([
+      { code: "VALIDATION_FAILED", field: ["input", "autoTopUp", "topUpAmount"] },
+    ]);
     const settings = await app.database.prisma.settings.findUniqueOrThrow({ where: { mandateId: s.mandateId } });
     expect(settings.autoTopUpEnabled).toBe(false);
     expect(settings.autoTopUpAmount).toBeNull();
@@ -153,7 +194,9 @@ describe("automatic top-up settings", () => {
       { input: { mandateId: noCard.mandateId, autoTopUp: { enabled: true, belowAmount: "10", topUpAmount: "50", monthlyCap: "100" } } },
       noCard.admin,
     );
-    expect(res.data.updateSettings.userErrors).toMatchObject([{ code: "VALIDATION_FAILED", message: expect.stringContaining("saved payment method") }]);
+    expect(res.data.updateSettings.userErrors).toMatchObject([
+      { code: "VALIDATION_FAILED", message: expect.stringContaining("saved payment method") },
+    ]);
 
     const s = await mandateWithSavedCard();
     await enable(s);
@@ -168,7 +211,9 @@ describe("automatic top-up settings", () => {
       },
       SYSADMIN,
     );
-    expect(postpay.data.updateSettings.userErrors).toMatchObject([{ code: "VALIDATION_FAILED", message: expect.stringContaining("prepaid") }]);
+    expect(postpay.data.updateSettings.userErrors).toMatchObject([
+      { code: "VALIDATION_FAILED", message: expect.stringContaining("prepaid") },
+    ]);
     const settings = await app.database.prisma.settings.findUniqueOrThrow({ where: { mandateId: s.mandateId } });
     expect(settings.billingModel).toBe("PREPAY_MANDATE");
   });
@@ -226,14 +271,26 @@ describe("automatic top-up", () => {
     await Promise.all(Array.from({ length: 5 }, () => deliver("payment_intent.succeeded", event, eventId)));
     await deliver("payment_intent.succeeded", event);
     expect((await balanceOf(s)).toFixed(2)).toBe("53.00"); // 20 - 17 + 50
-    const credits = await app.database.prisma.transaction.findMany({ where: { accountId: s.accountId, referenceId: attempt.paymentIntentId } });
+    const credits = await app.database.prisma.transaction.findMany({
+      where: { accountId: s.accountId, referenceId: attempt.paymentIntentId },
+    });
     expect(credits).toHaveLength(1);
     expect(credits[0]).toMatchObject({ transactionType: "CREDIT", referenceType: "PAYMENT" });
     expect(await attemptsOf(s)).toMatchObject([{ status: "SUCCEEDED", transactionId: credits[0].id }]);
 
     // A refund of that charge finds its account through the payment intent, even without metadata.
-    const refund = { id: "ch_auto_1", object: "charge", currency: "chf", payment_intent: attempt.paymentIntentId, metadata: {}, amount_refunded: 1000 };
-    const refunded = { ...refund, refunds: { object: "list", has_more: false, data: [{ id: `re_${attempt.id.slice(0, 8)}`, amount: 1000, status: "succeeded" }] } };
+    const refund = {
+      id: "ch_auto_1",
+      object: "charge",
+      currency: "chf",
+      payment_intent: attempt.paymentIntentId,
+      metadata: {},
+      amount_refunded: 1000,
+    };
+    const refunded = {
+      ...refund,
+      refunds: { object: "list", has_more: false, data: [{ id: `re_${attempt.id.slice(0, 8)}`, amount: 1000, status: "succeeded" }] },
+    };
     await deliver("charge.refunded", refunded);
     await deliver("charge.refunded", refunded);
     expect((await balanceOf(s)).toFixed(2)).toBe("43.00");
@@ -316,9 +373,14 @@ describe("automatic top-up", () => {
       metadata: { autoTopUpId: attempt.id, accountId: s.accountId, mandateId: s.mandateId },
       last_payment_error: { message: "Your card has insufficient funds." },
     });
-    const emails = await app.database.prisma.notification.findMany({ where: { mandateId: s.mandateId, dedupeKey: { startsWith: "auto-top-up:" } } });
+    const emails = await app.database.prisma.notification.findMany({
+      where: { mandateId: s.mandateId, dedupeKey: { startsWith: "auto-top-up:" } },
+    });
     expect(emails).toHaveLength(1);
-    expect(emails[0].payload).toMatchObject({ accountId: s.accountId, autoTopUpFailure: { amount: "50.000000", reason: "Your card has insufficient funds." } });
+    expect(emails[0].payload).toMatchObject({
+      accountId: s.accountId,
+      autoTopUpFailure: { amount: "50.000000", reason: "Your card has insufficient funds." },
+    });
 
     // No loop: further debits below the mark charge nothing.
     await debit(s, "1.00");

@@ -82,7 +82,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
             code: "card_declined",
             decline_code: "insufficient_funds",
             message: decline,
-            payment_intent: { ...intent, status: "requires_payment_method", last_payment_error: { code: "card_declined", message: decline } },
+            payment_intent: {
+              ...intent,
+              status: "requires_payment_method",
+              last_payment_error: { code: "card_declined", message: decline },
+            },
           };
           res.writeHead(402, { "content-type": "application/json", "request-id": `req_${++counter}` });
           return res.end(JSON.stringify({ error }));

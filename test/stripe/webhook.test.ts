@@ -45,7 +45,11 @@ async function newMandate(): Promise<{ mandateId: string; admin: TestCaller }> {
 }
 
 function topUp(mandateId: string, amount: string, caller: TestCaller) {
-  return app.gql(CHECKOUT, { input: { mandateId, amount, successUrl: "https://app.test/ok", cancelUrl: "https://app.test/cancel" } }, caller);
+  return app.gql(
+    CHECKOUT,
+    { input: { mandateId, amount, successUrl: "https://app.test/ok", cancelUrl: "https://app.test/cancel" } },
+    caller,
+  );
 }
 
 /** A mandate with a checkout started through GraphQL: the metadata Stripe will send back. */
@@ -72,7 +76,14 @@ function event(type: string, object: Record<string, unknown>, id = `evt_${random
 function sessionEvent(type: string, c: Awaited<ReturnType<typeof checkoutFor>>, id?: string, paymentStatus = "paid") {
   return event(
     type,
-    { id: c.sessionId, object: "checkout.session", amount_total: c.amountRappen, currency: "chf", payment_status: paymentStatus, metadata: c.metadata },
+    {
+      id: c.sessionId,
+      object: "checkout.session",
+      amount_total: c.amountRappen,
+      currency: "chf",
+      payment_status: paymentStatus,
+      metadata: c.metadata,
+    },
     id,
   );
 }
@@ -95,7 +106,10 @@ function refundEvent(chargeId: string, accountId: string, refunds: { id: string;
 async function deliver(body: unknown, options: { secret?: string; header?: string | null; contentType?: string; target?: TestApp } = {}) {
   const payload = typeof body === "string" ? body : JSON.stringify(body);
   const headers: Record<string, string> = { "content-type": options.contentType ?? "application/json; charset=utf-8" };
-  const signature = options.header === undefined ? signer.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET }) : options.header;
+  const signature =
+    options.header === undefined
+      ? signer.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET })
+      : options.header;
   if (signature !== null) headers["stripe-signature"] = signature;
   const response = await (options.target ?? app).yoga.fetch("http://yoga/webhooks/stripe", { method: "POST", headers, body: payload });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -117,7 +131,10 @@ describe("createTopUpCheckout against the real stripe client", () => {
     const { mandateId, admin } = await newMandate();
     const first = await topUp(mandateId, "25.50", admin);
     expect(first.data.createTopUpCheckout.userErrors).toEqual([]);
-    expect(first.data.createTopUpCheckout.checkout).toMatchObject({ id: expect.stringMatching(/^cs_test_/), url: expect.stringMatching(/^https:\/\//) });
+    expect(first.data.createTopUpCheckout.checkout).toMatchObject({
+      id: expect.stringMatching(/^cs_test_/),
+      url: expect.stringMatching(/^https:\/\//),
+    });
     const second = await topUp(mandateId, "100", admin);
     expect(second.data.createTopUpCheckout.userErrors).toEqual([]);
 
@@ -150,7 +167,11 @@ describe("createTopUpCheckout against the real stripe client", () => {
       "payment_intent_data[metadata][accountId]": account.id,
       "payment_intent_data[metadata][mandateId]": mandateId,
     });
-    expect(sessions[1].form).toMatchObject({ customer: customerId, "line_items[0][price_data][unit_amount]": "10000", "metadata[amount]": "100.000000" });
+    expect(sessions[1].form).toMatchObject({
+      customer: customerId,
+      "line_items[0][price_data][unit_amount]": "10000",
+      "metadata[amount]": "100.000000",
+    });
   });
 
   it("refuses amounts below 5 CHF, above TOPUP_MAX_CHF or with 3 decimals, without calling Stripe", async () => {
@@ -159,7 +180,9 @@ describe("createTopUpCheckout against the real stripe client", () => {
     for (const amount of ["4.99", "1000.01", "10.005"]) {
       const res = await topUp(mandateId, amount, admin);
       expect(res.data.createTopUpCheckout.checkout, amount).toBeNull();
-      expect(res.data.createTopUpCheckout.userErrors, amount).toEqual([expect.objectContaining({ code: "INVALID_AMOUNT", field: ["input", "amount"] })]);
+      expect(res.data.createTopUpCheckout.userErrors, amount).toEqual([
+        expect.objectContaining({ code: "INVALID_AMOUNT", field: ["input", "amount"] }),
+      ]);
     }
     expect(fake.requests).toEqual([]);
     // The limits themselves are allowed.
@@ -270,7 +293,11 @@ describe("POST /webhooks/stripe", () => {
     await Promise.all(Array.from({ length: 3 }, () => deliver(first)));
     let ledger = await ledgerOf(c.metadata.accountId);
     expect(ledger.balance.toString()).toBe("37.5");
-    expect(ledger.transactions.filter((t) => t.transactionType === "ADJUSTMENT").map((t) => [t.delta.toString(), t.referenceId, t.idempotencyKey])).toEqual([
+    expect(
+      ledger.transactions
+        .filter((t) => t.transactionType === "ADJUSTMENT")
+        .map((t) => [t.delta.toString(), t.referenceId, t.idempotencyKey]),
+    ).toEqual([
       ["-10", chargeId, `stripe:refund:re_a_${chargeId}`],
       ["-2.5", chargeId, `stripe:refund:re_b_${chargeId}`],
     ]);
@@ -294,7 +321,13 @@ describe("POST /webhooks/stripe", () => {
     expect((await deliver(sessionEvent("checkout.session.completed", c))).status).toBe(200);
     const chargeId = `ch_${randomUUID().slice(0, 8)}`;
     fake.refunds.set(chargeId, [{ id: `re_x_${chargeId}`, amount: 700, status: "succeeded" }]);
-    const bare = event("charge.refunded", { id: chargeId, object: "charge", currency: "chf", amount_refunded: 700, metadata: { accountId: c.metadata.accountId } });
+    const bare = event("charge.refunded", {
+      id: chargeId,
+      object: "charge",
+      currency: "chf",
+      amount_refunded: 700,
+      metadata: { accountId: c.metadata.accountId },
+    });
     await Promise.all([deliver(bare), deliver(bare), deliver(bare)]);
     expect(fake.calls("GET", "/v1/refunds").length).toBeGreaterThan(0);
     const ledger = await ledgerOf(c.metadata.accountId);
@@ -312,11 +345,7 @@ describe("POST /webhooks/stripe", () => {
 
   it("acknowledges, logs and does not record a paid session for an account Saldo does not know", async () => {
     const c = await checkoutFor("9");
-    for (const metadata of [
-      { ...c.metadata, mandateId: "no-such-mandate" },
-      { accountId: "no-such-account" },
-      {},
-    ]) {
+    for (const metadata of [{ ...c.metadata, mandateId: "no-such-mandate" }, { accountId: "no-such-account" }, {}]) {
       const stranger = sessionEvent("checkout.session.completed", { ...c, metadata: metadata as typeof c.metadata });
       expect((await deliver(stranger)).status).toBe(200);
       // Not recorded as handled: nothing was booked (a session Saldo did not start, e.g. `stripe trigger`).

@@ -126,7 +126,9 @@ export async function expectLedgerInvariants(db: Db, timeZone = "Europe/Zurich",
 
 /** The user's account, or the mandate-wide one (under UNLIMITED, the account of its own). */
 export async function accountOf(db: Db, mandateId: string, userId?: string) {
-  return db.billingAccount.findFirstOrThrow({ where: { mandateId, accountKey: userId ? `user:${userId}` : { in: ["mandate", "unlimited"] } } });
+  return db.billingAccount.findFirstOrThrow({
+    where: { mandateId, accountKey: userId ? `user:${userId}` : { in: ["mandate", "unlimited"] } },
+  });
 }
 
 export async function balanceOf(db: Db, mandateId: string, userId?: string): Promise<string> {

@@ -22,10 +22,14 @@ export function ensureWebBuilt(): void {
   const built = path.join(root, "web/dist/index.html");
   const sources = ["web/src", "web/index.html", "web/vite.config.ts"].map((p) => newestIn(path.join(root, p)));
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
-  execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "warn"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "warn"],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
 }
 
 /** Debian's chromium (apt-get install -y chromium), as the machines have it. */
@@ -79,7 +83,9 @@ export async function closedContext(browser: Browser, origin: string): Promise<{
   await context.exposeBinding("__reportCspViolation", (_source, text: string) => void network.cspViolations.push(text));
   await context.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (event) =>
-      (window as unknown as { __reportCspViolation(text: string): void }).__reportCspViolation(`${event.violatedDirective} ${event.blockedURI}`),
+      (window as unknown as { __reportCspViolation(text: string): void }).__reportCspViolation(
+        `${event.violatedDirective} ${event.blockedURI}`,
+      ),
     );
   });
   return { context, network };

@@ -132,7 +132,10 @@ export async function startRedis(): Promise<RedisServer> {
     child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const pong = await run("redis-cli", ["-p", String(port), "ping"]).then((r) => r.stdout.trim(), () => "");
+      const pong = await run("redis-cli", ["-p", String(port), "ping"]).then(
+        (r) => r.stdout.trim(),
+        () => "",
+      );
       if (pong === "PONG") return;
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on port ${port} did not start`);
       await sleep(50);
@@ -187,7 +190,13 @@ export interface SaldoOptions {
 
 /** Starts the server (does not wait for it: see waitUntilServing). */
 export function spawnSaldo(options: SaldoOptions): SaldoProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "test", PORT: String(options.port), JWT_SECRET: options.secret, ...options.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "test",
+    PORT: String(options.port),
+    JWT_SECRET: options.secret,
+    ...options.env,
+  };
   // Only what this server is told: CI exports these for the whole suite.
   for (const name of ["DATABASE_URL", "REDIS_URL", "SALDO_DATA_DIR"]) delete env[name];
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;

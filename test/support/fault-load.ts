@@ -14,8 +14,7 @@ import { sleep, type SaldoProcess } from "./fault-infra.js";
 export type Operation = "credit" | "record" | "authorize" | "settle";
 
 export type Outcome =
-  | { kind: "ack"; id: string; status: number }
-  | { kind: "failed"; label: string; status?: number; retryAfter?: string | null };
+  { kind: "ack"; id: string; status: number } | { kind: "failed"; label: string; status?: number; retryAfter?: string | null };
 
 export interface SentRequest {
   operation: Operation;
@@ -75,7 +74,12 @@ export async function send(url: string, token: string, body: string, timeoutMs =
     return { kind: "failed", status: response.status, label: `${response.status} ${networkLabel(error)}`, retryAfter };
   }
   if (json.errors?.length) {
-    return { kind: "failed", status: response.status, label: `${response.status} ${json.errors[0].extensions?.code ?? "(no code)"}`, retryAfter };
+    return {
+      kind: "failed",
+      status: response.status,
+      label: `${response.status} ${json.errors[0].extensions?.code ?? "(no code)"}`,
+      retryAfter,
+    };
   }
   const payload = Object.values(json.data ?? {})[0] ?? {};
   if (payload.userErrors?.length) return { kind: "failed", status: response.status, label: `userError ${payload.userErrors[0].code}` };
@@ -97,7 +101,11 @@ export async function createMandates(server: SaldoProcess, who: Callers, count: 
   for (const id of ids) {
     const upsert = await post(server.url, who.admin, UPSERT, { id, name: id });
     if (upsert.errors || upsert.data.upsertMandate.userErrors.length) throw new Error(`upsertMandate ${id}: ${JSON.stringify(upsert)}`);
-    const credit = await send(server.url, who.admin, body(CREDIT, { mandateId: id, amount: "1000000", description: "fault setup", idempotencyKey: `${SETUP_KEY}${id}` }));
+    const credit = await send(
+      server.url,
+      who.admin,
+      body(CREDIT, { mandateId: id, amount: "1000000", description: "fault setup", idempotencyKey: `${SETUP_KEY}${id}` }),
+    );
     if (credit.kind !== "ack") throw new Error(`setup credit of ${id}: ${credit.label}`);
   }
   return ids;
@@ -200,13 +208,25 @@ export class Load {
       const choice = Math.random();
       let last: SentRequest;
       if (choice < 0.3) {
-        last = await this.request("credit", mandateId, who.admin, body(CREDIT, { mandateId, amount: "2.5", description: "fault credit", idempotencyKey: key }));
+        last = await this.request(
+          "credit",
+          mandateId,
+          who.admin,
+          body(CREDIT, { mandateId, amount: "2.5", description: "fault credit", idempotencyKey: key }),
+        );
       } else if (choice < 0.6) {
         last = await this.request(
           "record",
           mandateId,
           who.gateway,
-          body(RECORD, { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", cost: "0.012345", metadata: { featureCode: "fault" }, idempotencyKey: key }),
+          body(RECORD, {
+            mandateId,
+            provider: "anthropic",
+            model: "claude-sonnet-4-5",
+            cost: "0.012345",
+            metadata: { featureCode: "fault" },
+            idempotencyKey: key,
+          }),
         );
       } else {
         last = await this.request(
@@ -216,7 +236,12 @@ export class Load {
           body(AUTHORIZE, { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", estimatedCost: "0.05", idempotencyKey: key }),
         );
         if (last.outcome.kind === "ack" && this.running) {
-          last = await this.request("settle", mandateId, who.gateway, body(SETTLE, { authorizationId: last.outcome.id, cost: "0.04", metadata: { featureCode: "fault" } }));
+          last = await this.request(
+            "settle",
+            mandateId,
+            who.gateway,
+            body(SETTLE, { authorizationId: last.outcome.id, cost: "0.04", metadata: { featureCode: "fault" } }),
+          );
         }
       }
       await sleep(last.outcome.kind === "ack" ? thinkMs : 250);
@@ -322,8 +347,11 @@ export async function verify(load: Load, database: { databaseUrl?: string; dataD
       failed: tally(failedOriginals.map((r) => (r.outcome as { label: string }).label)),
       lost: lost + Math.max(0, moneyRequests - booked),
       duplicated,
-      resendFailed: tally(requests.filter((r) => r.resent?.kind !== "ack").map((r) => (r.resent as { label?: string } | undefined)?.label ?? "not resent")),
-      missingRetryAfter: failedOriginals.filter((r) => r.outcome.kind === "failed" && r.outcome.status === 503 && !r.outcome.retryAfter).length,
+      resendFailed: tally(
+        requests.filter((r) => r.resent?.kind !== "ack").map((r) => (r.resent as { label?: string } | undefined)?.label ?? "not resent"),
+      ),
+      missingRetryAfter: failedOriginals.filter((r) => r.outcome.kind === "failed" && r.outcome.status === 503 && !r.outcome.retryAfter)
+        .length,
       bookedDespiteError,
       invariants,
     };
@@ -360,7 +388,11 @@ export const TABLE_HEAD =
 function tableLine(row: ScenarioRow): string {
   const v = row.verdict;
   const counts = (record: Record<string, number> | undefined) =>
-    record && Object.keys(record).length ? Object.entries(record).map(([k, n]) => `${k} ×${n}`).join(", ") : "–";
+    record && Object.keys(record).length
+      ? Object.entries(record)
+          .map(([k, n]) => `${k} ×${n}`)
+          .join(", ")
+      : "–";
   const cells = [
     row.scenario,
     v ? String(v.sent) : "?",
@@ -372,7 +404,14 @@ function tableLine(row: ScenarioRow): string {
     row.recoveryMs === undefined ? "none" : `${(row.recoveryMs / 1000).toFixed(2)} s`,
     row.alive === null ? "?" : row.alive ? "yes" : "**no**",
     v ? (v.invariants ? "**broken**" : "hold") : "?",
-    [...row.notes, ...(v?.bookedDespiteError ? [`${v.bookedDespiteError} request(s) answered with an error had booked (connection lost around COMMIT); their retry returned that entry`] : [])].join("; ") || "–",
+    [
+      ...row.notes,
+      ...(v?.bookedDespiteError
+        ? [
+            `${v.bookedDespiteError} request(s) answered with an error had booked (connection lost around COMMIT); their retry returned that entry`,
+          ]
+        : []),
+    ].join("; ") || "–",
   ];
   return `| ${cells.join(" | ")} |`;
 }
@@ -387,7 +426,10 @@ export function printReport(title: string) {
 /** The lines of the server's output that say why it died (the error and its code, not the stack). */
 export function lastError(output: string): string {
   const lines = output.split("\n").map((l) => l.trim());
-  const error = lines.find((l) => /^(\w*Error|error)\b.*:/.test(l) || /^Emitted 'error' event/.test(l)) ?? lines.find((l) => /error/i.test(l)) ?? "no output";
+  const error =
+    lines.find((l) => /^(\w*Error|error)\b.*:/.test(l) || /^Emitted 'error' event/.test(l)) ??
+    lines.find((l) => /error/i.test(l)) ??
+    "no output";
   const code = output.match(/code: '([0-9A-Z]{5})'/)?.[1];
   return `${error.slice(0, 160)}${code ? ` (SQLSTATE ${code})` : ""}`;
 }
@@ -412,7 +454,11 @@ export function scenario(name: string, body: (row: ScenarioRow) => Promise<void>
 export function moneyHolds(result: () => ScenarioRow) {
   it("loses nothing acknowledged and books nothing twice, also when every request is sent again with its key", () => {
     const v = result().verdict!;
-    expect({ lost: v.lost, duplicated: v.duplicated, retriesNotAcknowledged: v.resendFailed }).toEqual({ lost: 0, duplicated: 0, retriesNotAcknowledged: {} });
+    expect({ lost: v.lost, duplicated: v.duplicated, retriesNotAcknowledged: v.resendFailed }).toEqual({
+      lost: 0,
+      duplicated: 0,
+      retriesNotAcknowledged: {},
+    });
   });
   it("keeps the ledger's invariants (balance = sum of deltas, balanceAfter chain, rollups = debits)", () => {
     expect(result().verdict!.invariants).toBeNull();

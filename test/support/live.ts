@@ -44,7 +44,12 @@ export interface StartOptions {
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
   const port = await freePort();
   const dataParent = mkdtempSync(path.join(tmpdir(), "saldo-live-"));
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), JWT_SECRET: options.secret, SALDO_DATA_DIR: path.join(dataParent, "data") };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    JWT_SECRET: options.secret,
+    SALDO_DATA_DIR: path.join(dataParent, "data"),
+  };
   // Only what this server is told: CI exports REDIS_URL for the whole suite.
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
@@ -101,7 +106,12 @@ async function waitForHealth(server: ServerProcess): Promise<void> {
 }
 
 /** A GraphQL request over HTTP; throws on GraphQL errors unless `allowErrors`. */
-export async function graphql<T = any>(server: ServerProcess, token: string, query: string, variables?: Record<string, unknown>): Promise<T> {
+export async function graphql<T = any>(
+  server: ServerProcess,
+  token: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<T> {
   const response = await fetch(server.url, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
@@ -183,8 +193,18 @@ export interface Subscription<T> {
 }
 
 /** graphql-sse in "distinct connections" mode: one POST with accept: text/event-stream per subscription. */
-export function subscribeOverSse<T = any>(server: ServerProcess, token: string, query: string, variables: Record<string, unknown>): Subscription<T> {
-  const client = createSseClient({ url: server.url, singleConnection: false, retryAttempts: 0, headers: { authorization: `Bearer ${token}` } });
+export function subscribeOverSse<T = any>(
+  server: ServerProcess,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Subscription<T> {
+  const client = createSseClient({
+    url: server.url,
+    singleConnection: false,
+    retryAttempts: 0,
+    headers: { authorization: `Bearer ${token}` },
+  });
   const results = new Results<T>();
   const unsubscribe = client.subscribe<T>({ query, variables }, results.sink as never);
   return {

@@ -23,7 +23,11 @@ export async function startServer(port: number, env: NodeJS.ProcessEnv): Promise
   // Only what this server is told: CI exports these for the whole suite.
   if (!env.DATABASE_URL) delete childEnv.DATABASE_URL;
   if (!env.REDIS_URL) delete childEnv.REDIS_URL;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    cwd: root,
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

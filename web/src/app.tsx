@@ -51,9 +51,7 @@ export function App() {
                 <Route path="/topup/cancel">
                   <TopUpResult outcome="cancel" />
                 </Route>
-                <Route>
-                  {token ? <SignedIn token={token} signOut={signOut} /> : <SignIn onSignIn={signIn} notice={notice} />}
-                </Route>
+                <Route>{token ? <SignedIn token={token} signOut={signOut} /> : <SignIn onSignIn={signIn} notice={notice} />}</Route>
               </Switch>
             </Guard>
           </Router>
@@ -146,7 +144,10 @@ function Page(props: { session?: Session; children: ComponentChildren }) {
               {t("transactions")}
             </Link>
             {isAdmin(session) && (
-              <Link href={`/admin${carried.get("mandate") ? `?mandate=${encodeURIComponent(carried.get("mandate")!)}` : ""}`} className={(active: boolean) => (active ? "active" : "")}>
+              <Link
+                href={`/admin${carried.get("mandate") ? `?mandate=${encodeURIComponent(carried.get("mandate")!)}` : ""}`}
+                className={(active: boolean) => (active ? "active" : "")}
+              >
                 {t("admin")}
               </Link>
             )}
@@ -163,7 +164,8 @@ function Page(props: { session?: Session; children: ComponentChildren }) {
         {session && (
           <span class="who" data-testid="who">
             {t("signedInAs")} <b>{session.viewer.userId ?? "—"}</b> ({session.viewer.roles.join(", ")})
-            {session.expiresAt && ` ${t("until")} ${session.expiresAt.toLocaleTimeString(locale === "DE" ? "de-CH" : "en-CH", { hour: "2-digit", minute: "2-digit" })}`}{" "}
+            {session.expiresAt &&
+              ` ${t("until")} ${session.expiresAt.toLocaleTimeString(locale === "DE" ? "de-CH" : "en-CH", { hour: "2-digit", minute: "2-digit" })}`}{" "}
             <button onClick={() => session.signOut()}>{t("signOut")}</button>
           </span>
         )}

@@ -49,6 +49,9 @@ export function formatMoney(value: string | null | undefined, locale: NumberLoca
 
 /** A user's amount input ("1'234.50", "12,5", "-3") as the API's decimal string, or null if it is not one. */
 export function parseAmountInput(text: string): string | null {
-  const cleaned = text.trim().replace(/['’\s]/g, "").replace(",", ".");
+  const cleaned = text
+    .trim()
+    .replace(/['’\s]/g, "")
+    .replace(",", ".");
   return /^[+-]?\d+(\.\d{1,6})?$/.test(cleaned) ? cleaned.replace(/^\+/, "") : null;
 }

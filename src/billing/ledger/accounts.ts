@@ -105,10 +105,7 @@ export function accountKeysByModel(userId: string | null | undefined): Partial<R
  * What may still be spent: balance + creditLimit (postpay) - live holds.
  * null means no limit (UNLIMITED).
  */
-export function spendable(
-  account: Pick<LockedAccount, "balance" | "held" | "creditLimit">,
-  model: BillingModel,
-): Decimal | null {
+export function spendable(account: Pick<LockedAccount, "balance" | "held" | "creditLimit">, model: BillingModel): Decimal | null {
   if (model === "UNLIMITED") return null;
   const limit = model === "CREDIT_POSTPAY" ? (account.creditLimit ?? ZERO) : ZERO;
   return account.balance.plus(limit).minus(account.held);

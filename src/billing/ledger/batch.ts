@@ -143,7 +143,10 @@ export class MoveQueue {
   /** Runs a batch; when it fails as a whole, each move again on its own (or, after a lock timeout, each mandate's moves). */
   private async run(batch: Queued[], attempt = 1): Promise<void> {
     try {
-      const outcomes = await runBatch(this.ctx, batch.map((q) => q.move));
+      const outcomes = await runBatch(
+        this.ctx,
+        batch.map((q) => q.move),
+      );
       this.options.observe?.(batch.length);
       for (const queued of batch) this.quarantined.delete(queued.move.plan.mandateId);
       outcomes.forEach((outcome, i) => ("error" in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.value)));
@@ -208,7 +211,10 @@ export async function runBatch(ctx: BillingContext, moves: Move<unknown>[]): Pro
     const events: BillingEvent[] = [];
     const state = new BatchState();
     const b: Booking = { ctx, t, writes, now, emit: (event) => events.push(event), batch: state };
-    await lockAndReadAll(b, moves.map((m) => m.plan));
+    await lockAndReadAll(
+      b,
+      moves.map((m) => m.plan),
+    );
     const outcomes: Outcome[] = [];
     for (const move of moves) {
       const snapshot = state.snapshot();
@@ -241,7 +247,9 @@ async function lockAndReadAll(b: Booking, plans: MovePlan[]): Promise<void> {
   for (const plan of plans) if (!targets.has(targetKey(plan.target))) targets.set(targetKey(plan.target), plan);
   const ordered = [...targets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const mandates = [...new Set(plans.filter((p) => "payer" in p.target).map((p) => p.mandateId))];
-  const entryKeys = plans.filter((p) => p.entryKey).map((p) => ({ mandateId: p.mandateId, scope: p.entryKey!.scope, key: p.entryKey!.key }));
+  const entryKeys = plans
+    .filter((p) => p.entryKey)
+    .map((p) => ({ mandateId: p.mandateId, scope: p.entryKey!.scope, key: p.entryKey!.key }));
   const holdKeys = plans.filter((p) => p.holdKey !== undefined).map((p) => ({ mandateId: p.mandateId, key: p.holdKey! }));
   const calls = plans.flatMap((p) => (p.price && p.price !== "ofAuthorization" ? [p.price] : []));
 
@@ -249,12 +257,15 @@ async function lockAndReadAll(b: Booking, plans: MovePlan[]): Promise<void> {
   if (mandates.length > 0) statements.push(lockMandatesShared(mandates));
   for (const [, plan] of ordered) {
     const ref = refOf(plan.target, plan.mandateId);
-    statements.push(findStatement(ref, true), readStatement(ref, b.now, { price: plan.price === "ofAuthorization" ? "ofAuthorization" : undefined }));
+    statements.push(
+      findStatement(ref, true),
+      readStatement(ref, b.now, { price: plan.price === "ofAuthorization" ? "ofAuthorization" : undefined }),
+    );
   }
   const extra: ("entries" | "holds" | "prices")[] = [];
-  if (entryKeys.length > 0) statements.push(earlierEntriesStatement(entryKeys)), extra.push("entries");
-  if (holdKeys.length > 0) statements.push(earlierHoldsStatement(holdKeys)), extra.push("holds");
-  if (calls.length > 0) statements.push(pricesStatement(calls)), extra.push("prices");
+  if (entryKeys.length > 0) (statements.push(earlierEntriesStatement(entryKeys)), extra.push("entries"));
+  if (holdKeys.length > 0) (statements.push(earlierHoldsStatement(holdKeys)), extra.push("holds"));
+  if (calls.length > 0) (statements.push(pricesStatement(calls)), extra.push("prices"));
 
   const rows = await b.t.query(...statements);
   let at = mandates.length > 0 ? 1 : 0;
@@ -294,8 +305,16 @@ function lockedFor(b: Booking, plan: MovePlan): LockedTarget {
     settings,
     // An account opened by an earlier move of the batch is found by its key.
     account: read.account ?? accountOpenedInBatch(b, plan, settings),
-    entry: booked ? { id: booked.id, requestHash: booked.requestHash, accountId: booked.accountId, row: booked } : entryKey ? (state.entries.get(entryKeyOf(plan.mandateId, entryKey)) ?? null) : null,
-    hold: held ? { id: held.id, requestHash: held.requestHash, accountId: held.accountId, row: held } : plan.holdKey !== undefined ? (state.holds.get(`${plan.mandateId}|${plan.holdKey}`) ?? null) : null,
+    entry: booked
+      ? { id: booked.id, requestHash: booked.requestHash, accountId: booked.accountId, row: booked }
+      : entryKey
+        ? (state.entries.get(entryKeyOf(plan.mandateId, entryKey)) ?? null)
+        : null,
+    hold: held
+      ? { id: held.id, requestHash: held.requestHash, accountId: held.accountId, row: held }
+      : plan.holdKey !== undefined
+        ? (state.holds.get(`${plan.mandateId}|${plan.holdKey}`) ?? null)
+        : null,
     authorization,
     price,
     target: plan.target as MoveTarget,
@@ -314,5 +333,7 @@ function accountOpenedInBatch(b: Booking, plan: MovePlan, settings: Settings): L
 /** An authorization as a move sees it: closed if an earlier move of the batch closed it. */
 function closedOrAsRead(b: Booking, authorization: NonNullable<LockedRead["authorization"]>): NonNullable<LockedRead["authorization"]> {
   const closing = b.writes.closing(authorization.id);
-  return closing ? { ...authorization, status: closing.status, transactionId: closing.transactionId, closedAt: closing.closedAt } : authorization;
+  return closing
+    ? { ...authorization, status: closing.status, transactionId: closing.transactionId, closedAt: closing.closedAt }
+    : authorization;
 }

@@ -62,7 +62,14 @@ async function bookEntry(ctx: BillingContext, transactionType: "CREDIT" | "ADJUS
   const referenceType = input.referenceType ?? "ADMIN";
   const referenceId = optionalText(input.referenceId, ["input", "referenceId"]);
   const key = parseIdempotencyKey(input.idempotencyKey);
-  const hash = requestHash({ op: transactionType, userId: input.userId, amount: formatMoney(amount), description, referenceType, referenceId });
+  const hash = requestHash({
+    op: transactionType,
+    userId: input.userId,
+    amount: formatMoney(amount),
+    description,
+    referenceType,
+    referenceId,
+  });
   return moveMoney(
     ctx,
     { payer: input, userPicksAccount: true },
@@ -119,10 +126,11 @@ export async function transferBalance(ctx: BillingContext, input: TransferInput)
     for (const side of [from.account, to.account]) rearmWarning(b, side, settings);
     const available = from.account.balance.minus(from.account.held);
     if (available.lessThan(amount)) {
-      throw new BillingError("INSUFFICIENT_BALANCE", `The source account has ${formatMoney(available)} CHF to move (balance less active holds)`, [
-        "input",
-        "amount",
-      ]);
+      throw new BillingError(
+        "INSUFFICIENT_BALANCE",
+        `The source account has ${formatMoney(available)} CHF to move (balance less active holds)`,
+        ["input", "amount"],
+      );
     }
     const out = postEntry(b, from.account, {
       transactionType: "ADJUSTMENT",
@@ -153,4 +161,3 @@ export async function transferBalance(ctx: BillingContext, input: TransferInput)
 function inLegOf(outId: string): Sql {
   return sql`SELECT "id" FROM "Transaction" WHERE "referenceId" = ${outId}::text AND "transactionType" = 'ADJUSTMENT' AND "delta" > 0`;
 }
-

@@ -131,7 +131,12 @@ export async function moveMoney(
       }
       const account = openTarget(b, locked);
       const entry = entryFor(account, locked);
-      const transaction = postEntry(b, account, { ...entry, idempotencyKey: request.key.key, idempotencyScope: request.key.scope, requestHash: request.hash });
+      const transaction = postEntry(b, account, {
+        ...entry,
+        idempotencyKey: request.key.key,
+        idempotencyScope: request.key.scope,
+        requestHash: request.hash,
+      });
       finishMove(b, account, locked.settings);
       if (options.alsoWrite) b.writes.also(...options.alsoWrite(transaction));
       return { transaction, accountId: account.id, replayed: false };

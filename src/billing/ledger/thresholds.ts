@@ -36,7 +36,10 @@ export function rearmWarning(b: Booking, account: LockedAccount, settings: Setti
 }
 
 /** Whether what the account may spend is at or below its warning threshold (never, for UNLIMITED). */
-export function isBelowThreshold(account: Pick<LockedAccount, "balance" | "held" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">, settings: Pick<Settings, "billingModel" | "warningThresholdPercent">): boolean {
+export function isBelowThreshold(
+  account: Pick<LockedAccount, "balance" | "held" | "creditLimit" | "warningThreshold" | "lastTopUpBalance">,
+  settings: Pick<Settings, "billingModel" | "warningThresholdPercent">,
+): boolean {
   const threshold = warningThreshold(account, settings);
   const available = spendable(account, settings.billingModel);
   return threshold !== null && available !== null && available.lessThanOrEqualTo(threshold);

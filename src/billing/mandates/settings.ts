@@ -76,7 +76,9 @@ export async function updateSettings(ctx: BillingContext, input: UpdateSettingsI
 /** The language of the mandate's emails and reports, written with the booking's COMMIT. */
 export function changeLanguage(b: Booking, mandateId: string, language: Locale): void {
   if (language !== "EN" && language !== "DE") throw validation(`language must be EN or DE, got ${language}`, ["input", "language"]);
-  b.writes.also(sql`UPDATE "Mandate" SET "language" = ${language}::"Locale", "updatedAt" = ${b.now.toISOString()}::timestamp(3) WHERE "id" = ${mandateId}::text`);
+  b.writes.also(
+    sql`UPDATE "Mandate" SET "language" = ${language}::"Locale", "updatedAt" = ${b.now.toISOString()}::timestamp(3) WHERE "id" = ${mandateId}::text`,
+  );
 }
 
 /**
@@ -144,7 +146,8 @@ function parseNotifyEmails(emails: string[]): string[] {
     if (!EMAIL.test(email.trim())) throw validation(`${entry("notifyEmails", i, email)} is not an email address`, [...field, String(i)]);
   });
   const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
-  if (unique.length > MAX_NOTIFY_EMAILS) throw validation(`notifyEmails has ${unique.length} addresses; at most ${MAX_NOTIFY_EMAILS} are allowed`, field);
+  if (unique.length > MAX_NOTIFY_EMAILS)
+    throw validation(`notifyEmails has ${unique.length} addresses; at most ${MAX_NOTIFY_EMAILS} are allowed`, field);
   return unique;
 }
 
@@ -153,7 +156,8 @@ function parseAllowedProviders(providers: string[]): string[] {
   const field = ["input", "allowedProviders"];
   const parsed = providers.map((provider, i) => {
     const at = [...field, String(i)];
-    if (!provider.trim()) throw validation(`${entry("allowedProviders", i, provider)} must not be empty: name a provider such as "openai"`, at);
+    if (!provider.trim())
+      throw validation(`${entry("allowedProviders", i, provider)} must not be empty: name a provider such as "openai"`, at);
     return identifier(provider.trim(), at, "provider").toLowerCase();
   });
   const unique = [...new Set(parsed)];
@@ -180,10 +184,9 @@ export function parseBillingAddress(address: BillingAddress): BillingAddress {
 /** A postpaid mandate is invoiced: it needs somewhere to send the invoice. */
 function assertBillingAddress(settings: Settings) {
   if (settings.billingModel === "CREDIT_POSTPAY" && !settings.billingAddress) {
-    throw new BillingError(
-      "BILLING_ADDRESS_REQUIRED",
-      "CREDIT_POSTPAY needs a billing address: set billingAddress in the same update",
-      ["input", "billingAddress"],
-    );
+    throw new BillingError("BILLING_ADDRESS_REQUIRED", "CREDIT_POSTPAY needs a billing address: set billingAddress in the same update", [
+      "input",
+      "billingAddress",
+    ]);
   }
 }

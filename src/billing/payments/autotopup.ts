@@ -55,7 +55,11 @@ export function assertAutoTopUp(settings: Settings, mandate: { stripePaymentMeth
   if (!PREPAID.has(settings.billingModel)) {
     throw validation(`Automatic top-up needs a prepaid billing model, not ${settings.billingModel}: disable it first`, field("enabled"));
   }
-  const required = { belowAmount: settings.autoTopUpBelow, topUpAmount: settings.autoTopUpAmount, monthlyCap: settings.autoTopUpMonthlyCap };
+  const required = {
+    belowAmount: settings.autoTopUpBelow,
+    topUpAmount: settings.autoTopUpAmount,
+    monthlyCap: settings.autoTopUpMonthlyCap,
+  };
   for (const [name, value] of Object.entries(required)) {
     if (value === null) throw validation(`${name} is required to enable automatic top-up`, field(name));
   }
@@ -152,10 +156,13 @@ export async function chargeAutoTopUp(ctx: BillingContext, gateway: PaymentProvi
       idempotencyKey: `saldo-auto-top-up-${claim.id}`,
     });
     await inTransaction(ctx, async (t) =>
-      t.defer(sql`UPDATE "AutoTopUp" SET "paymentIntentId" = ${intent.id}::text WHERE "id" = ${claim.id}::text AND "paymentIntentId" IS NULL`),
+      t.defer(
+        sql`UPDATE "AutoTopUp" SET "paymentIntentId" = ${intent.id}::text WHERE "id" = ${claim.id}::text AND "paymentIntentId" IS NULL`,
+      ),
     );
   } catch (error) {
-    const reason = error instanceof PaymentFailed ? error.message : `the payment provider could not be reached (${(error as Error).message})`;
+    const reason =
+      error instanceof PaymentFailed ? error.message : `the payment provider could not be reached (${(error as Error).message})`;
     await failAutoTopUp(ctx, claim.id, reason, error instanceof PaymentFailed ? error.paymentIntentId : null);
   }
 }

@@ -90,7 +90,13 @@ export async function bookPayment(ctx: BillingContext, payment: PaymentEntry): P
     ctx,
     payment.target,
     { key: { scope: payment.kind, key: payment.idempotencyKey }, hash },
-    () => ({ transactionType, delta: payment.amount, description: payment.description, referenceType: "PAYMENT", referenceId: payment.referenceId }),
+    () => ({
+      transactionType,
+      delta: payment.amount,
+      description: payment.description,
+      referenceType: "PAYMENT",
+      referenceId: payment.referenceId,
+    }),
     {
       alsoWrite: (transaction) => [
         ...(payment.recordsEvent === false ? [] : [recordProviderEvent(payment.event, transaction)]),

@@ -25,7 +25,11 @@ export function parseTopUpAmount(input: DecimalInput, field: string[], max: Deci
   return amount;
 }
 
-export async function startTopUp(ctx: BillingContext, payments: PaymentProvider | null, input: TopUpInput): Promise<{ id: string; url: string }> {
+export async function startTopUp(
+  ctx: BillingContext,
+  payments: PaymentProvider | null,
+  input: TopUpInput,
+): Promise<{ id: string; url: string }> {
   const amount = parseTopUpAmount(input.amount, ["input", "amount"], ctx.topUpMax);
   const successUrl = parseUrl(input.successUrl, ["input", "successUrl"]);
   const cancelUrl = parseUrl(input.cancelUrl, ["input", "cancelUrl"]);
@@ -34,7 +38,10 @@ export async function startTopUp(ctx: BillingContext, payments: PaymentProvider 
   const mandate = await ctx.db.mandate.findUnique({ where: { id: input.mandateId }, include: { settings: true } });
   if (!mandate?.settings) throw notFound(`Mandate "${input.mandateId}"`, ["input", "mandateId"]);
   const { accountKey } = accountKeyFor(mandate.settings.billingModel, input.userId);
-  const existing = await ctx.db.billingAccount.findUnique({ where: { mandateId_accountKey: { mandateId: mandate.id, accountKey } }, select: { id: true } });
+  const existing = await ctx.db.billingAccount.findUnique({
+    where: { mandateId_accountKey: { mandateId: mandate.id, accountKey } },
+    select: { id: true },
+  });
   const accountId = existing?.id ?? accountIdFor(mandate.id, accountKey);
   let customerId = mandate.stripeCustomerId;
   if (!customerId) {

@@ -41,7 +41,10 @@ export function parseUsage(usage: UsageAmounts, field: string[]): Required<{ [K 
 }
 
 /** The provider's cost of a usage in USD, exact. */
-export function usdCost(price: Pick<Price, "inputPerMillionTokensUsd" | "outputPerMillionTokensUsd" | "perRequestUsd">, usage: UsageAmounts): Decimal {
+export function usdCost(
+  price: Pick<Price, "inputPerMillionTokensUsd" | "outputPerMillionTokensUsd" | "perRequestUsd">,
+  usage: UsageAmounts,
+): Decimal {
   const u = parseUsage(usage, ["usage"]);
   return new Decimal(price.inputPerMillionTokensUsd.toString())
     .times(u.inputTokens)
@@ -79,10 +82,7 @@ function unknownPrice(provider: string, model: string | null | undefined, field:
   );
 }
 
-export async function quote(
-  ctx: BillingContext,
-  input: { provider: string; model: string; usage: UsageAmounts },
-): Promise<Quote> {
+export async function quote(ctx: BillingContext, input: { provider: string; model: string; usage: UsageAmounts }): Promise<Quote> {
   const usage = parseUsage(input.usage, ["input", "usage"]);
   const price = await findPrice(ctx.db, input.provider, input.model);
   if (!price) throw unknownPrice(input.provider, input.model, ["input", "model"]);
@@ -108,7 +108,11 @@ export function parseCallCost(call: { cost?: DecimalInput | null; usage?: UsageA
 }
 
 /** The same, where a cost is required: says which inputs give one. */
-export function requireCallCost(call: { cost?: DecimalInput | null; usage?: UsageAmounts | null }, fields: CostFields, why: string): CallCost {
+export function requireCallCost(
+  call: { cost?: DecimalInput | null; usage?: UsageAmounts | null },
+  fields: CostFields,
+  why: string,
+): CallCost {
   const parsed = parseCallCost(call, fields);
   if (!parsed) throw validation(`Give ${fields.usage.at(-1)} (priced from the catalog) or ${fields.cost.at(-1)}: ${why}`, fields.usage);
   return parsed;
@@ -187,12 +191,30 @@ export const DEFAULT_PRICE_CATALOG: PriceInput[] = [
   { provider: "openai", model: "gpt-4.1-mini", inputPerMillionTokensUsd: "0.4", outputPerMillionTokensUsd: "1.6", perRequestUsd: "0" },
   { provider: "openai", model: "gpt-4o", inputPerMillionTokensUsd: "2.5", outputPerMillionTokensUsd: "10", perRequestUsd: "0" },
   { provider: "openai", model: "gpt-4o-mini", inputPerMillionTokensUsd: "0.15", outputPerMillionTokensUsd: "0.6", perRequestUsd: "0" },
-  { provider: "openai", model: "text-embedding-3-small", inputPerMillionTokensUsd: "0.02", outputPerMillionTokensUsd: "0", perRequestUsd: "0" },
+  {
+    provider: "openai",
+    model: "text-embedding-3-small",
+    inputPerMillionTokensUsd: "0.02",
+    outputPerMillionTokensUsd: "0",
+    perRequestUsd: "0",
+  },
   // Perplexity: token prices plus a request fee (low search context size)
   { provider: "perplexity", model: "sonar", inputPerMillionTokensUsd: "1", outputPerMillionTokensUsd: "1", perRequestUsd: "0.005" },
   { provider: "perplexity", model: "sonar-pro", inputPerMillionTokensUsd: "3", outputPerMillionTokensUsd: "15", perRequestUsd: "0.006" },
-  { provider: "perplexity", model: "sonar-reasoning-pro", inputPerMillionTokensUsd: "2", outputPerMillionTokensUsd: "8", perRequestUsd: "0.006" },
-  { provider: "perplexity", model: "sonar-deep-research", inputPerMillionTokensUsd: "2", outputPerMillionTokensUsd: "8", perRequestUsd: "0.005" },
+  {
+    provider: "perplexity",
+    model: "sonar-reasoning-pro",
+    inputPerMillionTokensUsd: "2",
+    outputPerMillionTokensUsd: "8",
+    perRequestUsd: "0.006",
+  },
+  {
+    provider: "perplexity",
+    model: "sonar-deep-research",
+    inputPerMillionTokensUsd: "2",
+    outputPerMillionTokensUsd: "8",
+    perRequestUsd: "0.005",
+  },
   // Tavily: per request (one credit = 0.008 USD pay-as-you-go)
   { provider: "tavily", model: "search-basic", inputPerMillionTokensUsd: "0", outputPerMillionTokensUsd: "0", perRequestUsd: "0.008" },
   { provider: "tavily", model: "search-advanced", inputPerMillionTokensUsd: "0", outputPerMillionTokensUsd: "0", perRequestUsd: "0.016" },

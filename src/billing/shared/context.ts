@@ -72,7 +72,6 @@ export interface BillingMetrics {
 
 export const NO_METRICS: BillingMetrics = { moneyMove: () => undefined, denial: () => undefined, batchSize: () => undefined };
 
-
 export interface BillingContext {
   /** Prisma, for reads that move no money (lists, views). */
   db: Db;

@@ -35,9 +35,5 @@ function canonical(value: unknown): string {
 }
 
 export function idempotencyConflict(key: string, field = ["input", "idempotencyKey"]): BillingError {
-  return new BillingError(
-    "IDEMPOTENCY_CONFLICT",
-    `idempotencyKey "${key}" was already used for a different request`,
-    field,
-  );
+  return new BillingError("IDEMPOTENCY_CONFLICT", `idempotencyKey "${key}" was already used for a different request`, field);
 }

@@ -36,10 +36,7 @@ export interface Statistics {
   totals: Omit<StatisticsPoint, "label" | "periodStart">;
 }
 
-type StatisticsScope =
-  | { of: "mandate" }
-  | { of: "account"; accountId: string | null }
-  | { of: "userDebits"; userId: string };
+type StatisticsScope = { of: "mandate" } | { of: "account"; accountId: string | null } | { of: "userDebits"; userId: string };
 
 interface StatisticsQuery {
   mandateId: string;

@@ -115,7 +115,9 @@ export async function rebuildRollups(database: { sql: SqlExecutor }, options: Re
       // The lock first, as a statement of its own; the comparison starts once it is granted.
       // A dry run writes nothing and needs no lock: one statement reads the ledger and the
       // rollups in one snapshot, in which every committed debit is in both.
-      const statements = options.dryRun ? [compareRollups(account, timeZone)] : [lockAccountRow(account.id), compareRollups(account, timeZone)];
+      const statements = options.dryRun
+        ? [compareRollups(account, timeZone)]
+        : [lockAccountRow(account.id), compareRollups(account, timeZone)];
       const [compared] = (await t.query(...statements)).at(-1)!;
       const diffs = (JSON.parse(String(compared.differences)) as DiffRow[]).map((row) => toDifference(account, row));
       if (!options.dryRun && diffs.length > 0) t.defer(...corrections(account, diffs));
@@ -124,7 +126,14 @@ export async function rebuildRollups(database: { sql: SqlExecutor }, options: Re
     differences.push(...result.diffs);
     rows += result.expected;
     done += 1;
-    options.onProgress?.({ done, total: accounts.length, accountId: account.id, mandateId: account.mandateId, accountKey: account.accountKey, differences: result.diffs });
+    options.onProgress?.({
+      done,
+      total: accounts.length,
+      accountId: account.id,
+      mandateId: account.mandateId,
+      accountKey: account.accountKey,
+      differences: result.diffs,
+    });
   }
   return { accounts: accounts.length, rows, differences, corrected: !options.dryRun, milliseconds: performance.now() - started };
 }

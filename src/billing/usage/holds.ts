@@ -9,7 +9,15 @@
 import { randomUUID } from "node:crypto";
 import { Prisma, type BillingModel, type Settings, type UsageAuthorization } from "@prisma/client";
 import { sql } from "../../db/sql.js";
-import { accountKeyFor, accountKeysByModel, denialReason, spendable, unopenedAccount, type DenialReason, type LockedAccount } from "../ledger/accounts.js";
+import {
+  accountKeyFor,
+  accountKeysByModel,
+  denialReason,
+  spendable,
+  unopenedAccount,
+  type DenialReason,
+  type LockedAccount,
+} from "../ledger/accounts.js";
 import { inBooking } from "../ledger/booking.js";
 import { parseUsageMetadata, postEntry, usageEntry, type UsageMetadata } from "../ledger/entries.js";
 import type { MovePlan } from "../ledger/batch.js";
@@ -129,8 +137,13 @@ export async function authorizeUsage(ctx: BillingContext, input: AuthorizeInput)
         const authorization = { ...stored, status: holdStatus(stored, b.now) };
         // The account the hold is on (after a billing-model switch, maybe not the one the model picks now): read, not locked.
         const current =
-          b.batch!.accounts.get(earlier.accountId) ?? (await lockAndRead(b.t, { accountId: earlier.accountId }, b.now, { lock: false, settings: false })).account!;
-        return { authorization, check: { ...checkResult(settings, current, provider, ZERO), requiredAmount: new Decimal(authorization.amount.toString()) }, replayed: true };
+          b.batch!.accounts.get(earlier.accountId) ??
+          (await lockAndRead(b.t, { accountId: earlier.accountId }, b.now, { lock: false, settings: false })).account!;
+        return {
+          authorization,
+          check: { ...checkResult(settings, current, provider, ZERO), requiredAmount: new Decimal(authorization.amount.toString()) },
+          replayed: true,
+        };
       }
       const amount = costOf(ctx, estimate, locked.price, { provider, model }, ESTIMATE_FIELDS);
       // Judged as the account is, or as it would open; opened only for a hold that is granted.
@@ -209,7 +222,12 @@ export async function settleUsage(ctx: BillingContext, input: SettleInput): Prom
   const hash = requestHash({ op: "settle", authorizationId: input.authorizationId, cost: callCostContent(call), metadata });
   const conflict = () =>
     new BillingError("IDEMPOTENCY_CONFLICT", "This authorization was already settled with other usage, cost or metadata", ["input"]);
-  const plan: MovePlan = { mandateId: await holdsMandates.of(ctx, input.authorizationId), target: { authorizationId: input.authorizationId }, entryKey: key, price: "ofAuthorization" };
+  const plan: MovePlan = {
+    mandateId: await holdsMandates.of(ctx, input.authorizationId),
+    target: { authorizationId: input.authorizationId },
+    entryKey: key,
+    price: "ofAuthorization",
+  };
   return submit(ctx, {
     plan,
     async apply(b, locked): Promise<MoneyMoveResult> {
@@ -241,7 +259,10 @@ export async function settleUsage(ctx: BillingContext, input: SettleInput): Prom
 
 /** The call did not happen: free the hold. Releasing twice is harmless. */
 export async function releaseUsage(ctx: BillingContext, input: { authorizationId: string }): Promise<UsageAuthorization> {
-  const plan: MovePlan = { mandateId: await holdsMandates.of(ctx, input.authorizationId), target: { authorizationId: input.authorizationId } };
+  const plan: MovePlan = {
+    mandateId: await holdsMandates.of(ctx, input.authorizationId),
+    target: { authorizationId: input.authorizationId },
+  };
   return submit(ctx, {
     plan,
     async apply(b, locked): Promise<UsageAuthorization> {
@@ -276,7 +297,8 @@ export async function expireHolds(ctx: BillingContext, batch = 200): Promise<num
     closed += await inBooking(ctx, async (b) => {
       const { settings, account } = await lockAndRead(b.t, { accountId: row.accountId as string }, b.now);
       if (!account || !settings) return 0;
-      const [expired] = await b.t.query(sql`UPDATE "UsageAuthorization" SET "status" = 'EXPIRED', "closedAt" = ${b.now.toISOString()}::timestamp(3)
+      const [expired] = await b.t
+        .query(sql`UPDATE "UsageAuthorization" SET "status" = 'EXPIRED', "closedAt" = ${b.now.toISOString()}::timestamp(3)
         WHERE "accountId" = ${account.id}::text AND "status" = 'ACTIVE' AND "expiresAt" <= ${b.now.toISOString()}::timestamp(3)
         RETURNING "id"`);
       rearmWarning(b, account, settings);
@@ -290,9 +312,8 @@ export async function expireHolds(ctx: BillingContext, batch = 200): Promise<num
 function assertActive(authorization: UsageAuthorization, now: Date, verb: string, hint: string) {
   const status = holdStatus(authorization, now);
   if (status === "ACTIVE") return;
-  throw new BillingError(
-    "AUTHORIZATION_NOT_ACTIVE",
-    `This authorization is ${status.toLowerCase()} and cannot be ${verb}; ${hint}`,
-    ["input", "authorizationId"],
-  );
+  throw new BillingError("AUTHORIZATION_NOT_ACTIVE", `This authorization is ${status.toLowerCase()} and cannot be ${verb}; ${hint}`, [
+    "input",
+    "authorizationId",
+  ]);
 }

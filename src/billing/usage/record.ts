@@ -33,11 +33,11 @@ export async function recordUsage(ctx: BillingContext, input: RecordUsageInput):
     ctx,
     { payer: input },
     { key: { scope: "USAGE", key }, hash },
-    (_account, locked) => usageEntry(provider, model, costOf(ctx, call, locked.price, { provider, model }, COST_FIELDS), metadata, input.userId),
+    (_account, locked) =>
+      usageEntry(provider, model, costOf(ctx, call, locked.price, { provider, model }, COST_FIELDS), metadata, input.userId),
     { price: { provider, model } },
   );
 }
-
 
 /** The most usages one recordUsages call takes. */
 export const MAX_USAGES_PER_CALL = 1000;

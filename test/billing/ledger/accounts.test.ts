@@ -7,7 +7,15 @@ import { updateSettings } from "../../../src/billing/mandates/settings.js";
 import { authorizeUsage, checkBilling, settleUsage } from "../../../src/billing/usage/holds.js";
 import { recordUsage } from "../../../src/billing/usage/record.js";
 import { createTestDatabase, type TestDatabase } from "../../support/db.js";
-import { createMandate, expectLedgerInvariants, testBilling, uniqueId, type TestBilling, balanceOf, warningsIn } from "../../support/billing.js";
+import {
+  createMandate,
+  expectLedgerInvariants,
+  testBilling,
+  uniqueId,
+  type TestBilling,
+  balanceOf,
+  warningsIn,
+} from "../../support/billing.js";
 
 let db: TestDatabase;
 
@@ -79,8 +87,19 @@ describe("what each billing model may spend", () => {
     expect(check).toMatchObject({ allowed: true, reason: null, available: null, billingModel: "UNLIMITED" });
     const hold = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "500000", idempotencyKey: "big" });
     expect(hold.authorization).not.toBeNull();
-    const settled = await settleUsage(b.ctx, { authorizationId: hold.authorization!.id, cost: "123.456789", metadata: { featureCode: "chat" } });
-    const used = await recordUsage(b.ctx, { mandateId, provider: "anthropic", model: "x", cost: "0.5", metadata: { featureCode: "automation" }, idempotencyKey: "u" });
+    const settled = await settleUsage(b.ctx, {
+      authorizationId: hold.authorization!.id,
+      cost: "123.456789",
+      metadata: { featureCode: "chat" },
+    });
+    const used = await recordUsage(b.ctx, {
+      mandateId,
+      provider: "anthropic",
+      model: "x",
+      cost: "0.5",
+      metadata: { featureCode: "automation" },
+      idempotencyKey: "u",
+    });
     expect(settled.transaction?.transactionType).toBe("DEBIT");
     expect(used.transaction?.transactionType).toBe("DEBIT");
     expect(await balance(mandateId)).toBe("-123.956789");
@@ -166,10 +185,22 @@ describe("what each billing model may spend", () => {
         reason: "PROVIDER_NOT_ALLOWED",
       });
     }
-    const denied = await authorizeUsage(b.ctx, { mandateId, provider: "Perplexity", model: "sonar", estimatedCost: "1", idempotencyKey: "h" });
+    const denied = await authorizeUsage(b.ctx, {
+      mandateId,
+      provider: "Perplexity",
+      model: "sonar",
+      estimatedCost: "1",
+      idempotencyKey: "h",
+    });
     expect(denied.authorization).toBeNull();
     expect(denied.check.reason).toBe("PROVIDER_NOT_ALLOWED");
-    const allowed = await authorizeUsage(b.ctx, { mandateId, provider: "ANTHROPIC", model: "claude-haiku-4-5", estimatedCost: "1", idempotencyKey: "h2" });
+    const allowed = await authorizeUsage(b.ctx, {
+      mandateId,
+      provider: "ANTHROPIC",
+      model: "claude-haiku-4-5",
+      estimatedCost: "1",
+      idempotencyKey: "h2",
+    });
     expect(allowed.authorization?.provider).toBe("anthropic");
 
     // A list stored with other capitalisation (e.g. written before normalisation) still matches.

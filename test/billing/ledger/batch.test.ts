@@ -36,7 +36,10 @@ const openai = { provider: "openai", model: "gpt-5" } as const;
  */
 function collect(ctx: BillingContext) {
   const moves: Move<unknown>[] = [];
-  const capturing: BillingContext = { ...ctx, moves: { submit: (move) => (moves.push(move as Move<unknown>), new Promise<never>(() => {})), idle: async () => {} } };
+  const capturing: BillingContext = {
+    ...ctx,
+    moves: { submit: (move) => (moves.push(move as Move<unknown>), new Promise<never>(() => {})), idle: async () => {} },
+  };
   return {
     ctx: capturing,
     moves,
@@ -138,7 +141,14 @@ describe("one batch", () => {
   it("writes one rollup row per account and period however many debits the batch has", async () => {
     const mandateId = await createMandate(t.ctx, "UNLIMITED");
     const c = collect(t.ctx);
-    for (let i = 0; i < 20; i++) void recordUsage(c.ctx, { mandateId, ...openai, cost: "0.25", metadata: { featureCode: i % 2 ? "chat" : "search" }, idempotencyKey: `r${i}` });
+    for (let i = 0; i < 20; i++)
+      void recordUsage(c.ctx, {
+        mandateId,
+        ...openai,
+        cost: "0.25",
+        metadata: { featureCode: i % 2 ? "chat" : "search" },
+        idempotencyKey: `r${i}`,
+      });
     await c.settle();
     await runBatch(t.ctx, c.moves);
     const rows = await db.prisma.usageStatistics.findMany({ where: { mandateId } });
@@ -168,7 +178,10 @@ describe("a batch that fails", () => {
         }),
     };
     const sizes: number[] = [];
-    const ctx = createBillingContext({ prisma: db.prisma, sql }, { now: t.ctx.now, batches: { lanes: 1, maxBatch: 10, observe: (n) => sizes.push(n) } });
+    const ctx = createBillingContext(
+      { prisma: db.prisma, sql },
+      { now: t.ctx.now, batches: { lanes: 1, maxBatch: 10, observe: (n) => sizes.push(n) } },
+    );
     const results = await Promise.allSettled([
       recordUsage(ctx, { mandateId, ...openai, cost: "1", idempotencyKey: "x1" }),
       recordUsage(ctx, { mandateId, ...openai, cost: "2", idempotencyKey: "x2" }),
@@ -188,7 +201,8 @@ describe("an account locked elsewhere (its batch waited lock_timeout)", () => {
   it("holds up only its own mandate: the others of its lane are booked, its moves are refused, and it queues apart until it commits again", async () => {
     const locked = await createMandate(t.ctx, "PREPAY_MANDATE");
     const other = await createMandate(t.ctx, "PREPAY_MANDATE");
-    for (const mandateId of [locked, other]) await creditAccount(t.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
+    for (const mandateId of [locked, other])
+      await creditAccount(t.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
     // A transaction whose reads name the locked mandate fails as a lock wait
     // past lock_timeout would (SQLSTATE 55P03), while `held` is set.
     let held = true;
@@ -202,7 +216,8 @@ describe("an account locked elsewhere (its batch waited lock_timeout)", () => {
             query: async (...statements) => {
               const named = [locked, other].filter((m) => statements.some((s) => s.values.some((v) => v?.includes(m))));
               if (statements.some((s) => s.text.includes("FOR NO KEY UPDATE"))) batches.push(named);
-              if (held && named.includes(locked)) throw Object.assign(new Error("canceling statement due to lock timeout"), { code: "55P03" });
+              if (held && named.includes(locked))
+                throw Object.assign(new Error("canceling statement due to lock timeout"), { code: "55P03" });
               return tx.query(...statements);
             },
           }),
@@ -235,4 +250,3 @@ describe("an account locked elsewhere (its batch waited lock_timeout)", () => {
     await expectLedgerInvariants(db.prisma);
   });
 });
-

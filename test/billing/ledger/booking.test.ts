@@ -6,7 +6,15 @@ import { adjustAccount, creditAccount } from "../../../src/billing/ledger/credit
 import { type BillingContext } from "../../../src/billing/shared/context.js";
 import { authorizeUsage } from "../../../src/billing/usage/holds.js";
 import { createTestDatabase, type TestDatabase } from "../../support/db.js";
-import { createMandate, expectLedgerInvariants, testBilling, type TestBilling, accountOf, balanceOf, spend } from "../../support/billing.js";
+import {
+  createMandate,
+  expectLedgerInvariants,
+  testBilling,
+  type TestBilling,
+  accountOf,
+  balanceOf,
+  spend,
+} from "../../support/billing.js";
 
 let db: TestDatabase;
 
@@ -55,9 +63,9 @@ describe("events", () => {
     await expect(
       adjustAccount(failingAtCommit(b), { mandateId, amount: "-10", description: "correction", idempotencyKey: "a1" }),
     ).rejects.toThrow(/commit refused/);
-    await expect(
-      authorizeUsage(failingAtCommit(b), { mandateId, ...openai, estimatedCost: "10", idempotencyKey: "h1" }),
-    ).rejects.toThrow(/commit refused/);
+    await expect(authorizeUsage(failingAtCommit(b), { mandateId, ...openai, estimatedCost: "10", idempotencyKey: "h1" })).rejects.toThrow(
+      /commit refused/,
+    );
     expect(b.events.length).toBe(before);
     expect(await balance(mandateId)).toBe("15.000000");
     expect(await account(mandateId)).toMatchObject({ isWarning: false, sequence: 2 });

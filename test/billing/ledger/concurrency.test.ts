@@ -84,7 +84,10 @@ describe("one idempotency key, 50 concurrent calls", () => {
   const N = 50;
 
   function expectOneFirst(results: { replayed: boolean }[]) {
-    expect(results.filter((r) => !r.replayed), "calls that were not a replay").toHaveLength(1);
+    expect(
+      results.filter((r) => !r.replayed),
+      "calls that were not a replay",
+    ).toHaveLength(1);
     expect(results.filter((r) => r.replayed)).toHaveLength(N - 1);
   }
 
@@ -159,9 +162,7 @@ describe("one idempotency key, 50 concurrent calls", () => {
     expect((await checkBilling(t.ctx, { mandateId, provider: "openai" })).available?.toFixed(6)).toBe("6.000000");
 
     const authorizationId = results[0].authorization!.id;
-    const settles = await Promise.all(
-      Array.from({ length: N }, () => settleUsage(t.ctx, { authorizationId, cost: "3.5" })),
-    );
+    const settles = await Promise.all(Array.from({ length: N }, () => settleUsage(t.ctx, { authorizationId, cost: "3.5" })));
     expect(new Set(settles.map((s) => s.transaction?.id)).size).toBe(1);
     expect(settles[0].transaction).not.toBeNull();
     expectOneFirst(settles);
@@ -249,8 +250,21 @@ async function openTargets(tag: string): Promise<Target[]> {
   const make = async (name: string, mandateId: string, userId: string | undefined, opening: string | null) => {
     // A first money move opens the account (a PREPAY_USER one with its initial credit).
     const first = opening
-      ? await creditAccount(t.ctx, { mandateId, userId, amount: opening, description: "opening", idempotencyKey: `${tag}-open-${userId ?? "mandate"}` })
-      : await recordUsage(t.ctx, { mandateId, userId, provider: "openai", model: "gpt-5", cost: "0", idempotencyKey: `${tag}-open-${userId ?? "mandate"}` });
+      ? await creditAccount(t.ctx, {
+          mandateId,
+          userId,
+          amount: opening,
+          description: "opening",
+          idempotencyKey: `${tag}-open-${userId ?? "mandate"}`,
+        })
+      : await recordUsage(t.ctx, {
+          mandateId,
+          userId,
+          provider: "openai",
+          model: "gpt-5",
+          cost: "0",
+          idempotencyKey: `${tag}-open-${userId ?? "mandate"}`,
+        });
     const state = await accountState(first.accountId);
     return {
       name,
@@ -299,9 +313,7 @@ async function runMix(mode: Mode, seed: number) {
 
   const settle = async (rng: Rng, hold: Hold) => {
     const beyond = mode === "beyond-estimates" && rng.chance(0.4);
-    const cost = beyond
-      ? hold.amount.plus(micro(rng, 0.000001, 3))
-      : microUpTo(rng, hold.amount);
+    const cost = beyond ? hold.amount.plus(micro(rng, 0.000001, 3)) : microUpTo(rng, hold.amount);
     unguarded(hold.target, cost.minus(hold.amount));
     const result = await settleUsage(t.ctx, {
       authorizationId: hold.id,
@@ -348,7 +360,13 @@ async function runMix(mode: Mode, seed: number) {
       count("credit");
       const amount = micro(rng, 0.5, 4);
       const call = () =>
-        creditAccount(t.ctx, { mandateId: target.mandateId, userId: target.userId, amount: formatMoney(amount), description: "top-up", idempotencyKey: key });
+        creditAccount(t.ctx, {
+          mandateId: target.mandateId,
+          userId: target.userId,
+          amount: formatMoney(amount),
+          description: "top-up",
+          idempotencyKey: key,
+        });
       const result = await call();
       expect(result.transaction?.delta.toFixed(6)).toBe(amount.toFixed(6));
       target.expectedBalance = target.expectedBalance.plus(amount);
@@ -406,7 +424,13 @@ async function runMix(mode: Mode, seed: number) {
       const amount = negative ? magnitude.negated() : magnitude;
       if (negative) unguarded(target, magnitude);
       const call = () =>
-        adjustAccount(t.ctx, { mandateId: target.mandateId, userId: target.userId, amount: formatMoney(amount), description: "correction", idempotencyKey: key });
+        adjustAccount(t.ctx, {
+          mandateId: target.mandateId,
+          userId: target.userId,
+          amount: formatMoney(amount),
+          description: "correction",
+          idempotencyKey: key,
+        });
       const result = await call();
       expect(result.transaction?.delta.toFixed(6)).toBe(amount.toFixed(6));
       target.expectedBalance = target.expectedBalance.plus(amount);
@@ -544,12 +568,16 @@ describe("first uses of a PREPAY_USER user", () => {
   it("identical requests at once on a user's first use: one hold, one debit, the rest replays", async () => {
     const mandateId = await createMandate(t.ctx, "PREPAY_USER", { defaultUserCredit: "12.5" });
     const holds = await Promise.all(
-      Array.from({ length: 6 }, () => authorizeUsage(t.ctx, { mandateId, userId: "gil", provider: "openai", model: "gpt-5", estimatedCost: "12.5", idempotencyKey: "h" })),
+      Array.from({ length: 6 }, () =>
+        authorizeUsage(t.ctx, { mandateId, userId: "gil", provider: "openai", model: "gpt-5", estimatedCost: "12.5", idempotencyKey: "h" }),
+      ),
     );
     expect(holds.filter((h) => !h.replayed)).toHaveLength(1);
     expect(new Set(holds.map((h) => h.authorization?.id)).size).toBe(1);
     const debits = await Promise.all(
-      Array.from({ length: 6 }, () => recordUsage(t.ctx, { mandateId, userId: "hal", provider: "openai", model: "gpt-5", cost: "1", idempotencyKey: "u" })),
+      Array.from({ length: 6 }, () =>
+        recordUsage(t.ctx, { mandateId, userId: "hal", provider: "openai", model: "gpt-5", cost: "1", idempotencyKey: "u" }),
+      ),
     );
     expect(debits.filter((d) => !d.replayed)).toHaveLength(1);
     expect(new Set(debits.map((d) => d.transaction?.id)).size).toBe(1);
@@ -569,7 +597,14 @@ describe("first uses of a PREPAY_USER user", () => {
           case 2:
             return adjustAccount(t.ctx, { mandateId, userId, amount: "-0.5", description: "fix", idempotencyKey: `j${i}` });
           default:
-            return authorizeUsage(t.ctx, { mandateId, userId, provider: "openai", model: "gpt-5", estimatedCost: "1", idempotencyKey: `h${i}` });
+            return authorizeUsage(t.ctx, {
+              mandateId,
+              userId,
+              provider: "openai",
+              model: "gpt-5",
+              estimatedCost: "1",
+              idempotencyKey: `h${i}`,
+            });
         }
       }),
     );
@@ -586,7 +621,14 @@ describe("first uses of a PREPAY_USER user", () => {
     await Promise.all(
       ["erin", "frank"].flatMap((user) =>
         Array.from({ length: 5 }, (_, i) =>
-          recordUsage(t.ctx, { mandateId, userId: user, provider: "openai", model: "gpt-5", cost: "0.1", idempotencyKey: `x-${user}-${i}` }),
+          recordUsage(t.ctx, {
+            mandateId,
+            userId: user,
+            provider: "openai",
+            model: "gpt-5",
+            cost: "0.1",
+            idempotencyKey: `x-${user}-${i}`,
+          }),
         ),
       ),
     );

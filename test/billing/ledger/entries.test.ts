@@ -52,7 +52,9 @@ describe("ledger basics", () => {
         field: ["input", "amount"],
       });
     }
-    await expect(adjustAccount(t.ctx, { mandateId, amount: "0", description: "x", idempotencyKey: "z" })).rejects.toBeInstanceOf(BillingError);
+    await expect(adjustAccount(t.ctx, { mandateId, amount: "0", description: "x", idempotencyKey: "z" })).rejects.toBeInstanceOf(
+      BillingError,
+    );
     expect(await db.prisma.transaction.count({ where: { mandateId } })).toBe(0);
     expect(await db.prisma.billingAccount.count({ where: { mandateId } })).toBe(0);
   });

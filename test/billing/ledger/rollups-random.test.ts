@@ -73,73 +73,79 @@ afterAll(async () => {
 });
 
 describe("rollups under random debits across time-zone boundaries", () => {
-  it(`every DAY, MONTH and YEAR row equals the SUM of its transactions (${DEBITS} debits, seed ${SEED})`, { timeout: 180_000 }, async () => {
-    console.log(`[rollups-random] seed=${SEED} debits=${DEBITS} database=${testDatabaseKind} (replay: ROLLUPS_SEED=${SEED})`);
-    const random = prng(SEED);
-    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+  it(
+    `every DAY, MONTH and YEAR row equals the SUM of its transactions (${DEBITS} debits, seed ${SEED})`,
+    { timeout: 180_000 },
+    async () => {
+      console.log(`[rollups-random] seed=${SEED} debits=${DEBITS} database=${testDatabaseKind} (replay: ROLLUPS_SEED=${SEED})`);
+      const random = prng(SEED);
+      const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
 
-    const setup = testBilling(db, { timeZone: ZONE });
-    setup.clock.set("2025-11-01T00:00:00Z");
-    const shared = await createMandate(setup.ctx, "UNLIMITED");
-    const perUser = await createMandate(setup.ctx, "PREPAY_USER", { blockOnZeroBalance: false });
-    const payers = [{ mandateId: shared }, { mandateId: perUser, userId: "alice" }, { mandateId: perUser, userId: "bob" }];
+      const setup = testBilling(db, { timeZone: ZONE });
+      setup.clock.set("2025-11-01T00:00:00Z");
+      const shared = await createMandate(setup.ctx, "UNLIMITED");
+      const perUser = await createMandate(setup.ctx, "PREPAY_USER", { blockOnZeroBalance: false });
+      const payers = [{ mandateId: shared }, { mandateId: perUser, userId: "alice" }, { mandateId: perUser, userId: "bob" }];
 
-    /** An instant near a boundary (within 90 minutes, 1 in 10 within a second), or anywhere in the 14 months. */
-    const instant = (): number => {
-      const r = random();
-      if (r < 0.1) return SPREAD_FROM + Math.floor(random() * (SPREAD_TO - SPREAD_FROM));
-      const boundary = pick(BOUNDARIES);
-      if (r < 0.2) return boundary + Math.floor(random() * 2001) - 1000;
-      return boundary + Math.floor(random() * 3 * H) - 1.5 * H;
-    };
-    /** Micro-CHF amounts from 0.000001 to 50, mostly small. */
-    const amount = (): string => {
-      const micros = random() < 0.9 ? 1 + Math.floor(random() * 2_000_000) : 1 + Math.floor(random() * 50_000_000);
-      return (micros / 1e6).toFixed(6);
-    };
+      /** An instant near a boundary (within 90 minutes, 1 in 10 within a second), or anywhere in the 14 months. */
+      const instant = (): number => {
+        const r = random();
+        if (r < 0.1) return SPREAD_FROM + Math.floor(random() * (SPREAD_TO - SPREAD_FROM));
+        const boundary = pick(BOUNDARIES);
+        if (r < 0.2) return boundary + Math.floor(random() * 2001) - 1000;
+        return boundary + Math.floor(random() * 3 * H) - 1.5 * H;
+      };
+      /** Micro-CHF amounts from 0.000001 to 50, mostly small. */
+      const amount = (): string => {
+        const micros = random() < 0.9 ? 1 + Math.floor(random() * 2_000_000) : 1 + Math.floor(random() * 50_000_000);
+        return (micros / 1e6).toFixed(6);
+      };
 
-    // One billing context (and clock) per concurrent slot.
-    const slots: TestBilling[] = Array.from({ length: CONCURRENCY }, () => testBilling(db, { timeZone: ZONE }));
-    const started = Date.now();
-    let booked = 0;
-    for (let next = 0; next < DEBITS; next += CONCURRENCY) {
-      const batch = Array.from({ length: Math.min(CONCURRENCY, DEBITS - next) }, (_, i) => {
-        const payer = pick(payers);
-        const feature = pick(FEATURES);
-        return { i: next + i, payer, at: instant(), cost: amount(), provider: pick(PROVIDERS), feature };
-      });
-      await Promise.all(
-        batch.map(async (d, slot) => {
-          const b = slots[slot];
-          b.clock.set(new Date(d.at));
-          const result = await recordUsage(b.ctx, {
-            mandateId: d.payer.mandateId,
-            userId: d.payer.userId,
-            provider: d.provider,
-            model: "m",
-            cost: d.cost,
-            metadata: d.feature === null ? {} : { featureCode: d.feature },
-            idempotencyKey: `random-${SEED}-${d.i}`,
-          });
-          expect(result.transaction?.createdAt.getTime()).toBe(d.at);
-          booked += 1;
-        }),
+      // One billing context (and clock) per concurrent slot.
+      const slots: TestBilling[] = Array.from({ length: CONCURRENCY }, () => testBilling(db, { timeZone: ZONE }));
+      const started = Date.now();
+      let booked = 0;
+      for (let next = 0; next < DEBITS; next += CONCURRENCY) {
+        const batch = Array.from({ length: Math.min(CONCURRENCY, DEBITS - next) }, (_, i) => {
+          const payer = pick(payers);
+          const feature = pick(FEATURES);
+          return { i: next + i, payer, at: instant(), cost: amount(), provider: pick(PROVIDERS), feature };
+        });
+        await Promise.all(
+          batch.map(async (d, slot) => {
+            const b = slots[slot];
+            b.clock.set(new Date(d.at));
+            const result = await recordUsage(b.ctx, {
+              mandateId: d.payer.mandateId,
+              userId: d.payer.userId,
+              provider: d.provider,
+              model: "m",
+              cost: d.cost,
+              metadata: d.feature === null ? {} : { featureCode: d.feature },
+              idempotencyKey: `random-${SEED}-${d.i}`,
+            });
+            expect(result.transaction?.createdAt.getTime()).toBe(d.at);
+            booked += 1;
+          }),
+        );
+      }
+      const seconds = (Date.now() - started) / 1000;
+      console.log(
+        `[rollups-random] ${booked} debits in ${seconds.toFixed(1)} s (${Math.round(booked / seconds)}/s) on ${testDatabaseKind}`,
       );
-    }
-    const seconds = (Date.now() - started) / 1000;
-    console.log(`[rollups-random] ${booked} debits in ${seconds.toFixed(1)} s (${Math.round(booked / seconds)}/s) on ${testDatabaseKind}`);
 
-    const debits = await db.prisma.transaction.count({ where: { transactionType: "DEBIT" } });
-    expect(debits).toBe(DEBITS);
-    const rows = await db.prisma.usageStatistics.groupBy({ by: ["periodType"], _sum: { transactionCount: true }, _count: true });
-    for (const row of rows) expect(Number(row._sum.transactionCount), `${row.periodType} counts`).toBe(DEBITS);
-    console.log(`[rollups-random] rollup rows: ${rows.map((r) => `${r.periodType} ${r._count}`).join(", ")}`);
+      const debits = await db.prisma.transaction.count({ where: { transactionType: "DEBIT" } });
+      expect(debits).toBe(DEBITS);
+      const rows = await db.prisma.usageStatistics.groupBy({ by: ["periodType"], _sum: { transactionCount: true }, _count: true });
+      for (const row of rows) expect(Number(row._sum.transactionCount), `${row.periodType} counts`).toBe(DEBITS);
+      console.log(`[rollups-random] rollup rows: ${rows.map((r) => `${r.periodType} ${r._count}`).join(", ")}`);
 
-    // Every row equals a direct SUM over its debits in Zurich time (and no row lacks debits, no debit lacks its row).
-    await expectLedgerInvariants(db.prisma, ZONE);
-    // The rebuild agrees.
-    const report = await rebuildRollups(db, { timeZone: ZONE, dryRun: true });
-    expect(report.differences).toEqual([]);
-    expect(report.accounts).toBe(3);
-  });
+      // Every row equals a direct SUM over its debits in Zurich time (and no row lacks debits, no debit lacks its row).
+      await expectLedgerInvariants(db.prisma, ZONE);
+      // The rebuild agrees.
+      const report = await rebuildRollups(db, { timeZone: ZONE, dryRun: true });
+      expect(report.differences).toEqual([]);
+      expect(report.accounts).toBe(3);
+    },
+  );
 });

@@ -55,7 +55,12 @@ function at(db: TestDatabase, instant: string | number, timeZone?: string): Bill
 }
 
 let keys = 0;
-async function debit(ctx: BillingContext, mandateId: string, cost: string, extra: { provider?: string; featureCode?: string | null; userId?: string } = {}) {
+async function debit(
+  ctx: BillingContext,
+  mandateId: string,
+  cost: string,
+  extra: { provider?: string; featureCode?: string | null; userId?: string } = {},
+) {
   const result = await recordUsage(ctx, {
     mandateId,
     userId: extra.userId,
@@ -94,7 +99,13 @@ describe("rollups of debits", () => {
     await debit(ctx, mandateId, "0.25", { provider: "Anthropic", featureCode: "chat" });
     await debit(ctx, mandateId, "0.000001", { provider: "openai", featureCode: "automation" });
     await debit(ctx, mandateId, "0", { provider: "openai" }); // a call that cost nothing: counted, adds nothing
-    const hold = await authorizeUsage(ctx, { mandateId, provider: "tavily", model: "search-basic", estimatedCost: "3", idempotencyKey: "h" });
+    const hold = await authorizeUsage(ctx, {
+      mandateId,
+      provider: "tavily",
+      model: "search-basic",
+      estimatedCost: "3",
+      idempotencyKey: "h",
+    });
     await settleUsage(ctx, { authorizationId: hold.authorization!.id, cost: "2.333333" }); // no feature: "unknown"
     // Credits and adjustments are not usage.
     await adjustAccount(ctx, { mandateId, amount: "-5", description: "correction", idempotencyKey: "a" });
@@ -215,7 +226,13 @@ describe("another billing time zone", () => {
   });
 
   it("America/New_York moves the boundaries: 23:30 UTC on 31 October is still October there", async () => {
-    const instants = ["2026-10-31T23:30:00Z", "2026-11-01T03:59:59.999Z", "2026-11-01T04:00:00Z", "2026-11-02T04:30:00Z", "2026-11-02T05:00:00Z"];
+    const instants = [
+      "2026-10-31T23:30:00Z",
+      "2026-11-01T03:59:59.999Z",
+      "2026-11-01T04:00:00Z",
+      "2026-11-02T04:30:00Z",
+      "2026-11-02T05:00:00Z",
+    ];
     const costs = ["1", "2", "4", "8", "16"];
     const ny = await createMandate(at(newYork, "2026-10-01T00:00:00Z", NEW_YORK), "UNLIMITED");
     const zh = await createMandate(at(zurich, "2026-10-01T00:00:00Z"), "UNLIMITED");
@@ -256,7 +273,11 @@ function prng(seed: number) {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] };
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
+  };
 }
 
 const SEED = process.env.SALDO_TEST_SEED ? Number(process.env.SALDO_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -299,7 +320,13 @@ async function randomDebits(db: TestDatabase, timeZone: string, count: number, s
 
   const plans = Array.from({ length: count }, (_, i) => {
     // Cluster a third of them within two hours of a boundary.
-    const boundaries = [Date.UTC(2026, 9, 25, 1), Date.UTC(2026, 9, 31, 23), Date.UTC(2026, 10, 1, 4), Date.UTC(2026, 10, 1, 6), Date.UTC(2026, 9, 24, 22)];
+    const boundaries = [
+      Date.UTC(2026, 9, 25, 1),
+      Date.UTC(2026, 9, 31, 23),
+      Date.UTC(2026, 10, 1, 4),
+      Date.UTC(2026, 10, 1, 6),
+      Date.UTC(2026, 9, 24, 22),
+    ];
     const instant = i % 3 === 0 ? rng.pick(boundaries) + rng.int(-2 * HOUR, 2 * HOUR) : rng.int(from, to);
     const cost = new Decimal(rng.int(1, 5_000_000)).dividedBy(1_000_000);
     return {
@@ -319,11 +346,25 @@ async function randomDebits(db: TestDatabase, timeZone: string, count: number, s
         const metadata = plan.feature ? { featureCode: plan.feature } : {};
         let accountId: string;
         if (plan.viaHold) {
-          const hold = await authorizeUsage(ctx, { ...plan.payer, provider: plan.provider, model: "m", estimatedCost: "1", idempotencyKey: `h-${seed}-${i + j}` });
-          accountId = (await settleUsage(ctx, { authorizationId: hold.authorization!.id, cost: formatMoney(plan.cost), metadata })).accountId;
+          const hold = await authorizeUsage(ctx, {
+            ...plan.payer,
+            provider: plan.provider,
+            model: "m",
+            estimatedCost: "1",
+            idempotencyKey: `h-${seed}-${i + j}`,
+          });
+          accountId = (await settleUsage(ctx, { authorizationId: hold.authorization!.id, cost: formatMoney(plan.cost), metadata }))
+            .accountId;
         } else {
           accountId = (
-            await recordUsage(ctx, { ...plan.payer, provider: plan.provider, model: "m", cost: formatMoney(plan.cost), metadata, idempotencyKey: `r-${seed}-${i + j}` })
+            await recordUsage(ctx, {
+              ...plan.payer,
+              provider: plan.provider,
+              model: "m",
+              cost: formatMoney(plan.cost),
+              metadata,
+              idempotencyKey: `r-${seed}-${i + j}`,
+            })
           ).accountId;
         }
         add(accountId, plan.instant, plan.cost, plan.provider.toLowerCase(), plan.feature ?? "unknown");
@@ -348,7 +389,9 @@ async function randomDebits(db: TestDatabase, timeZone: string, count: number, s
     ]),
   );
   expect(Object.fromEntries(stored), `seed ${seed}, ${timeZone}`).toEqual(Object.fromEntries(want));
-  expect([...want.keys()].some((k) => k.includes("MONTH 2026-10-01")) && [...want.keys()].some((k) => k.includes("MONTH 2026-11-01"))).toBe(true);
+  expect([...want.keys()].some((k) => k.includes("MONTH 2026-10-01")) && [...want.keys()].some((k) => k.includes("MONTH 2026-11-01"))).toBe(
+    true,
+  );
   await expectLedgerInvariants(db.prisma, timeZone);
 }
 

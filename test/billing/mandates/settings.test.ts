@@ -21,7 +21,6 @@ afterAll(async () => {
 
 const openai = { provider: "openai", model: "gpt-5" } as const;
 
-
 describe("settings and input validation", () => {
   it("PREPAY_USER without userId is VALIDATION_FAILED and writes nothing", async () => {
     const b = testBilling(db);
@@ -52,7 +51,9 @@ describe("settings and input validation", () => {
       () => updateSettings(b.ctx, { mandateId, blockOnZeroBalance: false }),
     ];
     for (const call of calls) await expect(call()).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(updateBillingAccount(b.ctx, { accountId: "no-such-account", enabled: false })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(updateBillingAccount(b.ctx, { accountId: "no-such-account", enabled: false })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
     expect(await db.prisma.mandate.count({ where: { id: mandateId } })).toBe(0);
   });
 
@@ -103,7 +104,10 @@ describe("settings and input validation", () => {
         (e: unknown) => e,
       );
       expect(error, sql).not.toBeNull();
-      expect(databaseError(error), sql).toMatchObject({ code: "23001", message: expect.stringMatching(/append-only \((UPDATE|DELETE) refused\)/) });
+      expect(databaseError(error), sql).toMatchObject({
+        code: "23001",
+        message: expect.stringMatching(/append-only \((UPDATE|DELETE) refused\)/),
+      });
     }
     await expect(db.prisma.transaction.delete({ where: { id } })).rejects.toThrow();
     await expect(db.prisma.transaction.update({ where: { id }, data: { description: "edited" } })).rejects.toThrow();
@@ -117,7 +121,10 @@ describe("settings and input validation", () => {
 /** SQLSTATE and message of a database error, as the driver adapter reports them. */
 
 function databaseError(error: unknown): { code?: string; message?: string } {
-  const cause = (error as { meta?: { driverAdapterError?: { cause?: { code?: string; originalCode?: string; message?: string; originalMessage?: string } } } })
-    ?.meta?.driverAdapterError?.cause;
+  const cause = (
+    error as {
+      meta?: { driverAdapterError?: { cause?: { code?: string; originalCode?: string; message?: string; originalMessage?: string } } };
+    }
+  )?.meta?.driverAdapterError?.cause;
   return { code: cause?.originalCode ?? cause?.code, message: cause?.originalMessage ?? cause?.message ?? (error as Error)?.message };
 }

@@ -6,7 +6,18 @@
 // MODEL_WEIGHTS overrides weights, e.g. "startTopUp=5,switchModel=5,checkoutEvent=5,*=0"
 // ("*" sets every command not named).
 import fc from "fast-check";
-import { BILLING_MODELS, describeOp, PRICES, type Charge, type Key, type Op, type Provider, type RetryChange, type Usage, type User } from "./ops.js";
+import {
+  BILLING_MODELS,
+  describeOp,
+  PRICES,
+  type Charge,
+  type Key,
+  type Op,
+  type Provider,
+  type RetryChange,
+  type Usage,
+  type User,
+} from "./ops.js";
 import { applicable, type State } from "./reference.js";
 import type { Runner } from "./runner.js";
 
@@ -57,7 +68,9 @@ export function weightsFrom(spec: string | undefined): Weights {
   for (const [name, value] of pairs) {
     if (name === "*") continue;
     if (!(name in weights) || !Number.isInteger(Number(value)) || Number(value) < 0) {
-      throw new Error(`MODEL_WEIGHTS: "${name}=${value}" is not a command with a weight >= 0 (commands: ${Object.keys(weights).join(", ")})`);
+      throw new Error(
+        `MODEL_WEIGHTS: "${name}=${value}" is not a command with a weight >= 0 (commands: ${Object.keys(weights).join(", ")})`,
+      );
     }
     weights[name as keyof Weights] = Number(value);
   }
@@ -119,7 +132,8 @@ const authorizeWith = (estimates: fc.Arbitrary<Charge>, keys: fc.Arbitrary<Key>,
     expiresInSeconds: fc.constantFrom<number | null>(null, 60, 600),
     key: keys,
   });
-const settleWith = (charges: fc.Arbitrary<Charge>) => fc.record({ kind: fc.constant("settle" as const), hold: fc.nat(8), charge: charges, feature });
+const settleWith = (charges: fc.Arbitrary<Charge>) =>
+  fc.record({ kind: fc.constant("settle" as const), hold: fc.nat(8), charge: charges, feature });
 
 const credit = creditWith(fc.constantFrom("10", "3", "0.5", "100"), key);
 const adjust = adjustWith(fc.constantFrom("-3", "0.5", "-0.5", "10"), key);
@@ -127,8 +141,16 @@ const recordUsage = recordUsageWith(charge, key);
 const authorize = authorizeWith(estimate, key);
 const settle = settleWith(charge);
 const release = fc.record({ kind: fc.constant("release" as const), hold: fc.nat(8) });
-const retry = fc.record({ kind: fc.constant("retry" as const), request: fc.nat(8), change: fc.constantFrom<RetryChange>("same", "respelled") });
-const retryChanged = fc.record({ kind: fc.constant("retry" as const), request: fc.nat(8), change: fc.constantFrom<RetryChange>("amount", "user") });
+const retry = fc.record({
+  kind: fc.constant("retry" as const),
+  request: fc.nat(8),
+  change: fc.constantFrom<RetryChange>("same", "respelled"),
+});
+const retryChanged = fc.record({
+  kind: fc.constant("retry" as const),
+  request: fc.nat(8),
+  change: fc.constantFrom<RetryChange>("amount", "user"),
+});
 const concurrent = fc.record({
   kind: fc.constant("concurrent" as const),
   op: fc.oneof(credit, recordUsage, authorize, settle, release, retry) as fc.Arbitrary<Op>,
@@ -226,10 +248,20 @@ function arbitraries(): Record<keyof Weights, fc.Arbitrary<Op>> {
       delivery,
     }),
     refundEvent: fc.record({ kind: fc.constant("refundEvent" as const), slot, refunds: fc.constantFrom<1 | 2>(1, 2), delivery }),
-    claimAutoTopUp: fc.record({ kind: fc.constant("claimAutoTopUp" as const), slot: fc.constantFrom<0 | 1>(0, 1), m: mandate, user, amount: fc.constant("20") }),
+    claimAutoTopUp: fc.record({
+      kind: fc.constant("claimAutoTopUp" as const),
+      slot: fc.constantFrom<0 | 1>(0, 1),
+      m: mandate,
+      user,
+      amount: fc.constant("20"),
+    }),
     autoTopUpSucceeded: fc.record({ kind: fc.constant("autoTopUpSucceeded" as const), slot: fc.constantFrom<0 | 1>(0, 1), delivery }),
     redeliver: fc.record({ kind: fc.constant("redeliver" as const), event: fc.nat(8) }),
-    balance: fc.record({ kind: fc.constant("balance" as const), m: mandate, user: fc.constantFrom(null, "u1" as const, "ghost" as const, "u2" as const) }),
+    balance: fc.record({
+      kind: fc.constant("balance" as const),
+      m: mandate,
+      user: fc.constantFrom(null, "u1" as const, "ghost" as const, "u2" as const),
+    }),
     checkBilling: fc.record({
       kind: fc.constant("checkBilling" as const),
       m: mandate,

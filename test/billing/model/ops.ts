@@ -54,7 +54,16 @@ export interface Delivery {
 export type Op =
   | { kind: "credit"; m: MandateNo; user: User | null; amount: string; key: Key }
   | { kind: "adjust"; m: MandateNo; user: User | null; amount: string; key: Key }
-  | { kind: "recordUsage"; m: MandateNo; user: User | null; provider: Provider; model: AiModel; charge: Charge; feature: string | null; key: Key }
+  | {
+      kind: "recordUsage";
+      m: MandateNo;
+      user: User | null;
+      provider: Provider;
+      model: AiModel;
+      charge: Charge;
+      feature: string | null;
+      key: Key;
+    }
   | {
       kind: "authorize";
       m: MandateNo;
@@ -111,7 +120,9 @@ export const REFUNDS_RAPPEN = [200, 100];
 
 const who = (m: MandateNo, user: string | null) => `m${m}${user ? `/${user}` : ""}`;
 const charge = (c: Charge) =>
-  "cost" in c ? `cost=${c.cost}` : `usage=${JSON.stringify(c.usage).replaceAll('"', "").replace("inputTokens", "in").replace("outputTokens", "out")}`;
+  "cost" in c
+    ? `cost=${c.cost}`
+    : `usage=${JSON.stringify(c.usage).replaceAll('"', "").replace("inputTokens", "in").replace("outputTokens", "out")}`;
 /** 0: the latest, 1: the one before, ... */
 const back = (n: number) => (n === 0 ? "latest" : `latest-${n}`);
 const delivered = (d: Delivery) => `${d.times}x${d.concurrent && d.times > 1 ? " at once" : ""}`;

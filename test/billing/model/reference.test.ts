@@ -6,7 +6,12 @@ import { INITIAL_PRICES, type Op } from "./ops.js";
 import { accountId, expectations, initialState, type Alternative, type Expected, type State } from "./reference.js";
 
 /** Plays the ops, always taking the model's first alternative; returns each answer and the state after. */
-function play(...ops: Op[]): { answers: Expected[]; fired: Record<string, [number, number]>[]; state: State; alternatives: Alternative[][] } {
+function play(...ops: Op[]): {
+  answers: Expected[];
+  fired: Record<string, [number, number]>[];
+  state: State;
+  alternatives: Alternative[][];
+} {
   let state = initialState(Date.parse("2026-03-10T09:00:00Z"), INITIAL_PRICES);
   const answers: Expected[] = [];
   const fired: Record<string, [number, number]>[] = [];
@@ -53,7 +58,11 @@ describe("the reference model reads the rules of issue 11 this way", () => {
   });
 
   it("a retry after a billing-model switch is a replay and opens nothing (defect 2)", () => {
-    const { answers, state } = play(usage(0, "u1", "3"), { kind: "switchModel", m: 0, to: "PREPAY_USER", withAddress: true }, usage(0, "u1", "3"));
+    const { answers, state } = play(
+      usage(0, "u1", "3"),
+      { kind: "switchModel", m: 0, to: "PREPAY_USER", withAddress: true },
+      usage(0, "u1", "3"),
+    );
     expect(answers[2]).toEqual({ kind: "replayed", entry: { account: "0|mandate", index: 0 } });
     expect(Object.keys(state.accounts)).toEqual(["0|mandate"]);
   });
@@ -121,18 +130,22 @@ describe("the reference model reads the rules of issue 11 this way", () => {
   });
 
   it("reads open nothing: an unopened user shows the default credit (defect 6)", () => {
-    const { answers, state } = play({ kind: "balance", m: 1, user: "ghost" }, { kind: "checkBilling", m: 1, user: "ghost", provider: "alpha", model: "m1", estimate: null });
+    const { answers, state } = play(
+      { kind: "balance", m: 1, user: "ghost" },
+      { kind: "checkBilling", m: 1, user: "ghost", provider: "alpha", model: "m1", estimate: null },
+    );
     expect(answers[0]).toEqual({ kind: "balance", balance: "10", held: "0", available: "10", isWarning: false });
     expect(answers[1]).toMatchObject({ kind: "check", allowed: true, currentBalance: "10" });
     expect(state.accounts).toEqual({});
   });
 
   it("a userId on a mandate-wide credit and a credit limit on a prepaid account are refused (defect 10)", () => {
-    const { answers } = play(
-      { kind: "credit", m: 0, user: "u1", amount: "10", key: "k1" },
-      credit(0, "10"),
-      { kind: "updateAccount", m: 0, account: "mandate", change: { creditLimit: "500" } },
-    );
+    const { answers } = play({ kind: "credit", m: 0, user: "u1", amount: "10", key: "k1" }, credit(0, "10"), {
+      kind: "updateAccount",
+      m: 0,
+      account: "mandate",
+      change: { creditLimit: "500" },
+    });
     expect(answers[0]).toEqual({ kind: "error", codes: ["VALIDATION_FAILED"] });
     expect(answers[2]).toEqual({ kind: "error", codes: ["VALIDATION_FAILED"] });
   });

@@ -9,16 +9,7 @@
 // changes a setting, or only at the next move), it returns one alternative
 // per choice, and the runner keeps the one Saldo's answer and ledger match.
 import { Decimal as DecimalJs } from "decimal.js";
-import {
-  PRICES,
-  REFUNDS_RAPPEN,
-  type BillingModel,
-  type Charge,
-  type Key,
-  type MandateNo,
-  type Op,
-  type Usage,
-} from "./ops.js";
+import { PRICES, REFUNDS_RAPPEN, type BillingModel, type Charge, type Key, type MandateNo, type Op, type Usage } from "./ops.js";
 
 /** Exact: no product of prices and token counts is ever rounded implicitly. */
 export const D = DecimalJs.clone({ precision: 80, rounding: DecimalJs.ROUND_HALF_UP });
@@ -419,7 +410,13 @@ function open(alt: Alternative, m: MandateNo, key: string): Account {
 const startingBalance = (state: State, m: MandateNo, key: string) => dec(view(state, m, key).balance);
 
 function book(account: Account, type: EntryType, delta: Dec, about: Partial<Entry>): EntryRef {
-  account.entries.push({ type, delta: money(delta), provider: about.provider ?? null, feature: about.feature ?? null, causedBy: about.causedBy ?? null });
+  account.entries.push({
+    type,
+    delta: money(delta),
+    provider: about.provider ?? null,
+    feature: about.feature ?? null,
+    causedBy: about.causedBy ?? null,
+  });
   account.balance = money(dec(account.balance).plus(delta));
   if (type === "CREDIT") account.lastCreditBalance = account.balance;
   return { account: accountId(account.m, account.key), index: account.entries.length - 1 };
@@ -482,7 +479,12 @@ function markOptional(alt: Alternative, id: string, option: { ifFired: boolean |
  */
 export function notice(state: State, account: Account): void {
   const expired = state.holds.filter(
-    (h) => h.m === account.m && h.account === account.key && !h.noticed && (h.status === "ACTIVE" || h.status === "EXPIRED") && h.expiresAt <= state.now,
+    (h) =>
+      h.m === account.m &&
+      h.account === account.key &&
+      !h.noticed &&
+      (h.status === "ACTIVE" || h.status === "EXPIRED") &&
+      h.expiresAt <= state.now,
   );
   if (expired.length === 0) return;
   for (const h of expired) h.noticed = true;
@@ -583,8 +585,7 @@ function earlierRequest(
 function creditOrAdjust(alt: Alternative, op: Extract<Op, { kind: "credit" | "adjust" }>): Alternative[] {
   const mandate = alt.state.mandates[op.m];
   const amountErr = amountError(op.amount, op.kind === "credit" ? "positive" : "nonZero");
-  const userErr =
-    mandate.billingModel === "PREPAY_USER" ? (op.user ? null : "VALIDATION_FAILED") : op.user ? "VALIDATION_FAILED" : null;
+  const userErr = mandate.billingModel === "PREPAY_USER" ? (op.user ? null : "VALIDATION_FAILED") : op.user ? "VALIDATION_FAILED" : null;
   const content = JSON.stringify([op.kind, op.m, op.user, amountErr ? op.amount : money(dec(op.amount)), DESCRIPTION[op.kind]]);
   const earlier = earlierRequest(alt, mandate.keys[op.kind][op.key], content, [amountErr, userErr], () => ({
     kind: "replayed",
@@ -915,13 +916,20 @@ function checkBilling(alt: Alternative, op: Extract<Op, { kind: "checkBilling" }
   const provider = op.provider.toLowerCase();
   const priced = op.estimate ? costOf(state, provider, op.model, op.estimate) : { cost: ZERO };
   const key = payingKey(state.mandates[op.m], op.user);
-  if ("error" in priced || key === null) return fail(alt, "error" in priced ? priced.error : null, key === null ? "VALIDATION_FAILED" : null);
+  if ("error" in priced || key === null)
+    return fail(alt, "error" in priced ? priced.error : null, key === null ? "VALIDATION_FAILED" : null);
   const opened = state.accounts[accountId(op.m, key)];
   if (opened) notice(state, opened);
   const account = view(state, op.m, key);
   const reason = denial(state, account, provider, priced.cost);
   const spendable = available(state, account);
-  alt.expected = { kind: "check", allowed: reason === null, reason, available: spendable && money(spendable), currentBalance: account.balance };
+  alt.expected = {
+    kind: "check",
+    allowed: reason === null,
+    reason,
+    available: spendable && money(spendable),
+    currentBalance: account.balance,
+  };
   return alt;
 }
 

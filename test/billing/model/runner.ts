@@ -97,8 +97,7 @@ export class Runner {
     const described = new Map<string, Actual>();
     for (const account of snapshot.accounts) {
       const id = modelIds.get(account.id)!;
-      const changed =
-        this.rows.get(account.id) !== rowOf(account) || viewsAfter.some((after) => after.get(id) !== viewsBefore.get(id));
+      const changed = this.rows.get(account.id) !== rowOf(account) || viewsAfter.some((after) => after.get(id) !== viewsBefore.get(id));
       if (changed) described.set(account.id, await this.saldo.describe(account.id));
     }
     const warnings = this.saldo.warningEventsSince(eventsFrom);
@@ -133,7 +132,10 @@ export class Runner {
   /** At the end of a run (and every few steps): the ledger's own invariants on the run's mandates. */
   async checkInvariants(): Promise<void> {
     const problem = await this.saldo.ledgerProblem(this.mandateIds);
-    if (problem) throw new ModelMismatch(`The ledger's invariants fail after step ${this.trace.length}:\n${problem}\nSteps of this run:\n${this.trace.map((l) => `  ${l}`).join("\n")}`);
+    if (problem)
+      throw new ModelMismatch(
+        `The ledger's invariants fail after step ${this.trace.length}:\n${problem}\nSteps of this run:\n${this.trace.map((l) => `  ${l}`).join("\n")}`,
+      );
   }
 
   private adopt(alternative: Alternative, learned: [string | number, string][], snapshot: Snapshot, warnings: { accountId: string }[]) {
@@ -171,7 +173,13 @@ export class Runner {
     switch (op.kind) {
       case "credit":
       case "adjust":
-        return this.saldo[op.kind]({ mandateId: mandateId(op.m), userId: op.user, amount: op.amount, key: this.key(op.key), description: DESCRIPTION[op.kind] });
+        return this.saldo[op.kind]({
+          mandateId: mandateId(op.m),
+          userId: op.user,
+          amount: op.amount,
+          key: this.key(op.key),
+          description: DESCRIPTION[op.kind],
+        });
       case "recordUsage":
         return this.saldo.recordUsage({
           mandateId: mandateId(op.m),
@@ -221,9 +229,19 @@ export class Runner {
       case "updateAccount":
         return this.saldo.updateAccount(this.accountIds.get(accountId(op.m, op.account))!, op.change);
       case "startTopUp":
-        return this.saldo.startTopUp({ mandateId: mandateId(op.m), userId: op.user, amount: op.amount, sessionId: this.sessionId(op.slot) });
+        return this.saldo.startTopUp({
+          mandateId: mandateId(op.m),
+          userId: op.user,
+          amount: op.amount,
+          sessionId: this.sessionId(op.slot),
+        });
       case "checkoutEvent":
-        return this.saldo.checkoutEvent({ eventId: this.eventId(s.stripeEvents), sessionId: this.sessionId(op.slot), type: op.event, ...op.delivery });
+        return this.saldo.checkoutEvent({
+          eventId: this.eventId(s.stripeEvents),
+          sessionId: this.sessionId(op.slot),
+          type: op.event,
+          ...op.delivery,
+        });
       case "refundEvent":
         return this.saldo.refundEvent({
           eventId: this.eventId(s.stripeEvents),
@@ -260,7 +278,12 @@ export class Runner {
           if (r.kind !== "statistics") return r;
           // The run's providers are named "alpha-<run>": the model knows them as "alpha".
           const suffix = `-${this.run}`;
-          return { ...r, byProvider: Object.fromEntries(Object.entries(r.byProvider).map(([k, v]) => [k.endsWith(suffix) ? k.slice(0, -suffix.length) : k, v])) };
+          return {
+            ...r,
+            byProvider: Object.fromEntries(
+              Object.entries(r.byProvider).map(([k, v]) => [k.endsWith(suffix) ? k.slice(0, -suffix.length) : k, v]),
+            ),
+          };
         });
     }
   }
@@ -308,14 +331,17 @@ export class Runner {
       if (!same(row.balance, account.balance)) problems.push(`${label(id)} balance: Saldo ${row.balance}, the model ${account.balance}`);
       if (row.sequence !== entries.length) problems.push(`${label(id)} sequence ${row.sequence} but ${entries.length} entries`);
       if (row.enabled !== account.enabled) problems.push(`${label(id)} enabled: Saldo ${row.enabled}, the model ${account.enabled}`);
-      if (!same(row.creditLimit, account.creditLimit)) problems.push(`${label(id)} creditLimit: Saldo ${row.creditLimit}, the model ${account.creditLimit}`);
+      if (!same(row.creditLimit, account.creditLimit))
+        problems.push(`${label(id)} creditLimit: Saldo ${row.creditLimit}, the model ${account.creditLimit}`);
       const rollups = snapshot.rollups.filter((r) => r.accountId === row.id);
       const debits = account.entries.filter((e) => e.type === "DEBIT");
       const rolledCost = rollups.reduce((sum, r) => sum.plus(r.totalCost), new D(0));
       const rolledCount = rollups.reduce((n, r) => n + r.count, 0);
       const debitCost = debits.reduce((sum, e) => sum.plus(new D(e.delta).abs()), new D(0));
       if (!rolledCost.equals(debitCost) || rolledCount !== debits.length) {
-        problems.push(`${label(id)} YEAR statistics: Saldo ${rolledCost} in ${rolledCount} debits, the model ${debitCost} in ${debits.length}`);
+        problems.push(
+          `${label(id)} YEAR statistics: Saldo ${rolledCost} in ${rolledCount} debits, the model ${debitCost} in ${debits.length}`,
+        );
       }
       const shown = described.get(row.id);
       if (!shown) continue;
@@ -343,7 +369,9 @@ export class Runner {
       if (!allowed.includes(row.status)) problems.push(`hold #${hold.no} status: Saldo ${row.status}, the model ${allowed.join(" or ")}`);
       if (!same(row.amount, hold.amount)) problems.push(`hold #${hold.no} amount: Saldo ${row.amount}, the model ${hold.amount}`);
       if (modelIds.get(row.accountId) !== accountId(hold.m, hold.account)) {
-        problems.push(`hold #${hold.no} is on ${label(modelIds.get(row.accountId) ?? row.accountId)}, the model ${label(accountId(hold.m, hold.account))}`);
+        problems.push(
+          `hold #${hold.no} is on ${label(modelIds.get(row.accountId) ?? row.accountId)}, the model ${label(accountId(hold.m, hold.account))}`,
+        );
       }
     }
 
@@ -363,7 +391,8 @@ export class Runner {
     for (const id of new Set([...Object.keys(fired), ...Object.keys(alternative.fires)])) {
       const [min, max] = alternative.fires[id] ?? [0, 0];
       const n = fired[id] ?? 0;
-      if (n < min || n > max) problems.push(`${label(id)} balanceWarning events: Saldo ${n}, the model ${min === max ? min : `${min}..${max}`}`);
+      if (n < min || n > max)
+        problems.push(`${label(id)} balanceWarning events: Saldo ${n}, the model ${min === max ? min : `${min}..${max}`}`);
     }
     this.mandateIds.forEach((mandateId, m) => {
       const n = (snapshot.warningEmails[mandateId] ?? 0) - (this.warningEmails[mandateId] ?? 0);
@@ -381,7 +410,8 @@ export class Runner {
     problems: string[],
     learned: [string | number, string][],
   ): void {
-    const problem = (text: string): void => void problems.push(`answer: expected ${summarizeExpected(expected)}, got ${summary(actual)}${text ? ` (${text})` : ""}`);
+    const problem = (text: string): void =>
+      void problems.push(`answer: expected ${summarizeExpected(expected)}, got ${summary(actual)}${text ? ` (${text})` : ""}`);
     switch (expected.kind) {
       case "error":
         if (actual.kind !== "error" || !expected.codes.includes(actual.code)) problem("");
@@ -406,7 +436,8 @@ export class Runner {
       }
       case "holdReplayed":
         if (actual.kind !== "authorize" || !actual.replayed || !actual.hold) return problem("");
-        if (actual.hold.id !== (this.holdIds.get(expected.hold) ?? learned.find(([r]) => r === expected.hold)?.[1])) problem("not the first hold");
+        if (actual.hold.id !== (this.holdIds.get(expected.hold) ?? learned.find(([r]) => r === expected.hold)?.[1]))
+          problem("not the first hold");
         if (actual.hold.status !== expected.status) problem(`status ${actual.hold.status}`);
         return;
       case "denied":
@@ -491,7 +522,10 @@ const rowOf = (a: Snapshot["accounts"][number]) => JSON.stringify([a.balance, a.
 /** What a read would show of each account (and under which model), to see which changed. */
 function views(state: State): Map<string, string> {
   return new Map(
-    Object.entries(state.accounts).map(([id, account]) => [id, JSON.stringify([shownBalance(state, account), state.mandates[account.m].billingModel])]),
+    Object.entries(state.accounts).map(([id, account]) => [
+      id,
+      JSON.stringify([shownBalance(state, account), state.mandates[account.m].billingModel]),
+    ]),
   );
 }
 
@@ -503,7 +537,8 @@ function balanceProblems(
   if (!same(shown.balance, model.balance)) wrong.push(`balance ${shown.balance}, the model ${model.balance}`);
   if (!same(shown.held, model.held)) wrong.push(`held ${shown.held}, the model ${model.held}`);
   if (!same(shown.available, model.available)) wrong.push(`available ${shown.available}, the model ${model.available}`);
-  if (model.isWarning !== null && shown.isWarning !== model.isWarning) wrong.push(`isWarning ${shown.isWarning}, the model ${model.isWarning}`);
+  if (model.isWarning !== null && shown.isWarning !== model.isWarning)
+    wrong.push(`isWarning ${shown.isWarning}, the model ${model.isWarning}`);
   return wrong.length ? wrong.join("; ") : null;
 }
 
@@ -571,4 +606,3 @@ function summarizeExpected(expected: Expected): string {
       return `[${expected.each.map(summarizeExpected).join(" | ")}]`;
   }
 }
-

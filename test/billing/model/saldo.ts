@@ -120,26 +120,50 @@ export class Saldo {
   /** The mandates of a run, with their first billing model; mandate 0 has a warning email address. */
   async createMandate(id: string, model: BillingModel, notifyEmails: boolean): Promise<void> {
     await upsertMandate(this.ctx, { id, name: `Model ${id}` });
-    await updateSettings(this.ctx, { mandateId: id, billingModel: model, ...(notifyEmails ? { notifyEmails: [`billing@${id}.test`] } : {}) });
+    await updateSettings(this.ctx, {
+      mandateId: id,
+      billingModel: model,
+      ...(notifyEmails ? { notifyEmails: [`billing@${id}.test`] } : {}),
+    });
   }
 
   // ------------------------------------------------------------ money moves
 
   credit(i: { mandateId: string; userId: string | null; amount: string; key: string; description: string }) {
     return attempt(async () => {
-      const r = await creditAccount(this.ctx, { mandateId: i.mandateId, userId: i.userId, amount: i.amount, description: i.description, idempotencyKey: i.key });
+      const r = await creditAccount(this.ctx, {
+        mandateId: i.mandateId,
+        userId: i.userId,
+        amount: i.amount,
+        description: i.description,
+        idempotencyKey: i.key,
+      });
       return { kind: "move" as const, replayed: r.replayed, transactionId: r.transaction?.id ?? null };
     });
   }
 
   adjust(i: { mandateId: string; userId: string | null; amount: string; key: string; description: string }) {
     return attempt(async () => {
-      const r = await adjustAccount(this.ctx, { mandateId: i.mandateId, userId: i.userId, amount: i.amount, description: i.description, idempotencyKey: i.key });
+      const r = await adjustAccount(this.ctx, {
+        mandateId: i.mandateId,
+        userId: i.userId,
+        amount: i.amount,
+        description: i.description,
+        idempotencyKey: i.key,
+      });
       return { kind: "move" as const, replayed: r.replayed, transactionId: r.transaction?.id ?? null };
     });
   }
 
-  recordUsage(i: { mandateId: string; userId: string | null; provider: string; model: string; charge: Charge; featureCode: string | null; key: string }) {
+  recordUsage(i: {
+    mandateId: string;
+    userId: string | null;
+    provider: string;
+    model: string;
+    charge: Charge;
+    featureCode: string | null;
+    key: string;
+  }) {
     return attempt(async () => {
       const r = await recordUsage(this.ctx, {
         mandateId: i.mandateId,
@@ -154,7 +178,15 @@ export class Saldo {
     });
   }
 
-  authorize(i: { mandateId: string; userId: string | null; provider: string; model: string; estimate: Charge; expiresInSeconds: number | null; key: string }) {
+  authorize(i: {
+    mandateId: string;
+    userId: string | null;
+    provider: string;
+    model: string;
+    estimate: Charge;
+    expiresInSeconds: number | null;
+    key: string;
+  }) {
     return attempt(async () => {
       const estimate = "cost" in i.estimate ? { estimatedCost: i.estimate.cost } : { estimatedUsage: i.estimate.usage };
       const r = await authorizeUsage(this.ctx, {
@@ -211,7 +243,11 @@ export class Saldo {
   }
 
   switchModel(mandateId: string, to: BillingModel, withAddress: boolean) {
-    return this.updateSettings({ mandateId, billingModel: to, ...(to === "CREDIT_POSTPAY" && withAddress ? { billingAddress: ADDRESS } : {}) });
+    return this.updateSettings({
+      mandateId,
+      billingModel: to,
+      ...(to === "CREDIT_POSTPAY" && withAddress ? { billingAddress: ADDRESS } : {}),
+    });
   }
 
   updateSettings(input: UpdateSettingsInput) {
@@ -240,7 +276,13 @@ export class Saldo {
   }
 
   /** checkout.session.completed (paid or not) or async_payment_succeeded, with the metadata Saldo gave the session. */
-  checkoutEvent(i: { eventId: string; sessionId: string; type: "completed" | "completedUnpaid" | "asyncSucceeded"; times: number; concurrent: boolean }) {
+  checkoutEvent(i: {
+    eventId: string;
+    sessionId: string;
+    type: "completed" | "completedUnpaid" | "asyncSucceeded";
+    times: number;
+    concurrent: boolean;
+  }) {
     const checkout = this.checkouts.get(i.sessionId)!;
     const type = i.type === "asyncSucceeded" ? "checkout.session.async_payment_succeeded" : "checkout.session.completed";
     return this.deliver(
@@ -271,7 +313,11 @@ export class Saldo {
         currency: "chf",
         amount_refunded: i.refunds.reduce((sum, r) => sum + r.amount, 0),
         metadata: checkout.metadata,
-        refunds: { object: "list", has_more: false, data: i.refunds.map((r) => ({ ...r, object: "refund", status: "succeeded", charge: chargeId })) },
+        refunds: {
+          object: "list",
+          has_more: false,
+          data: i.refunds.map((r) => ({ ...r, object: "refund", status: "succeeded", charge: chargeId })),
+        },
       },
       i,
     );
@@ -332,7 +378,15 @@ export class Saldo {
   }
 
   private deliver(eventId: string, type: string, object: Record<string, unknown>, delivery: { times: number; concurrent: boolean }) {
-    const payload = JSON.stringify({ id: eventId, object: "event", api_version: "2025-01-27.acacia", created: 1_763_700_000, livemode: false, type, data: { object } });
+    const payload = JSON.stringify({
+      id: eventId,
+      object: "event",
+      api_version: "2025-01-27.acacia",
+      created: 1_763_700_000,
+      livemode: false,
+      type,
+      data: { object },
+    });
     this.payloads.set(eventId, payload);
     return this.post(payload, delivery.times, delivery.concurrent);
   }
@@ -360,22 +414,46 @@ export class Saldo {
   balance(mandateId: string, userId: string | null) {
     return attempt(async () => {
       const b = await balanceFor(this.ctx, mandateId, userId);
-      return { kind: "balance" as const, balance: b.balance.toString(), held: b.held.toString(), available: text(b.available), isWarning: b.isWarning };
+      return {
+        kind: "balance" as const,
+        balance: b.balance.toString(),
+        held: b.held.toString(),
+        available: text(b.available),
+        isWarning: b.isWarning,
+      };
     });
   }
 
   describe(accountId: string) {
     return attempt(async () => {
       const b = await describeBalance(this.ctx, accountId);
-      return { kind: "balance" as const, balance: b.balance.toString(), held: b.held.toString(), available: text(b.available), isWarning: b.isWarning };
+      return {
+        kind: "balance" as const,
+        balance: b.balance.toString(),
+        held: b.held.toString(),
+        available: text(b.available),
+        isWarning: b.isWarning,
+      };
     });
   }
 
   checkBilling(i: { mandateId: string; userId: string | null; provider: string; model: string; estimate: Charge | null }) {
     return attempt(async () => {
       const estimate = !i.estimate ? {} : "cost" in i.estimate ? { estimatedCost: i.estimate.cost } : { estimatedUsage: i.estimate.usage };
-      const r = await checkBilling(this.ctx, { mandateId: i.mandateId, userId: i.userId, provider: i.provider, model: i.model, ...estimate });
-      return { kind: "check" as const, allowed: r.allowed, reason: r.reason, available: text(r.available), currentBalance: r.currentBalance.toString() };
+      const r = await checkBilling(this.ctx, {
+        mandateId: i.mandateId,
+        userId: i.userId,
+        provider: i.provider,
+        model: i.model,
+        ...estimate,
+      });
+      return {
+        kind: "check" as const,
+        allowed: r.allowed,
+        reason: r.reason,
+        available: text(r.available),
+        currentBalance: r.currentBalance.toString(),
+      };
     });
   }
 
@@ -406,7 +484,8 @@ export class Saldo {
   /** One statement: every table the model compares, for the run's mandates. */
   async snapshot(mandateIds: string[]): Promise<Snapshot> {
     const of = `IN (${mandateIds.map((_, i) => `$${i + 1}`).join(", ")})`;
-    const list = (select: string, from: string, order = "") => `(SELECT coalesce(json_agg(x${order}), '[]') FROM (SELECT ${select} FROM ${from}) x)`;
+    const list = (select: string, from: string, order = "") =>
+      `(SELECT coalesce(json_agg(x${order}), '[]') FROM (SELECT ${select} FROM ${from}) x)`;
     const [row] = await this.database.prisma.$queryRawUnsafe<{ snapshot: string }[]>(
       `SELECT json_build_object(
         'accounts', ${list(

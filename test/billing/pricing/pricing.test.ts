@@ -111,10 +111,19 @@ describe("quotes", () => {
     expect(await quoted(t.ctx, "tavily", "extract-basic", { requests: 1 })).toEqual({ base: "0.001280", cost: "0.001920" });
     expect(await quoted(t.ctx, "tavily", "search-basic", { requests: 0 })).toEqual({ base: "0.000000", cost: "0.000000" });
     // sonar: 1 USD per million in and out, plus 0.005 USD per request: 0.007 USD.
-    expect(await quoted(t.ctx, "perplexity", "sonar", { inputTokens: 1000, outputTokens: 1000 })).toEqual({ base: "0.005600", cost: "0.008400" });
+    expect(await quoted(t.ctx, "perplexity", "sonar", { inputTokens: 1000, outputTokens: 1000 })).toEqual({
+      base: "0.005600",
+      cost: "0.008400",
+    });
     // A usage at the catalog price books exactly the quote.
     const mandateId = await createMandate(t.ctx, "UNLIMITED");
-    const used = await recordUsage(t.ctx, { mandateId, provider: "tavily", model: "search-advanced", usage: { requests: 5 }, idempotencyKey: "u" });
+    const used = await recordUsage(t.ctx, {
+      mandateId,
+      provider: "tavily",
+      model: "search-advanced",
+      usage: { requests: 5 },
+      idempotencyKey: "u",
+    });
     expect(used.transaction?.amount.toFixed(6)).toBe("0.096000");
   });
 
@@ -127,15 +136,31 @@ describe("quotes", () => {
       return state / 4294967296;
     };
     const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-    await upsertPrice(db.prisma, { provider: "oracle", model: "odd", inputPerMillionTokensUsd: "0.123457", outputPerMillionTokensUsd: "7.654321", perRequestUsd: "0.000013" });
+    await upsertPrice(db.prisma, {
+      provider: "oracle",
+      model: "odd",
+      inputPerMillionTokensUsd: "0.123457",
+      outputPerMillionTokensUsd: "7.654321",
+      perRequestUsd: "0.000013",
+    });
     const prices = await db.prisma.price.findMany();
-    const rates: [string, string][] = [["0.80", "50"], ["0.9137", "35.5"], ["1", "0"], ["0.5", "50"], ["0.876543", "12.345678"]];
+    const rates: [string, string][] = [
+      ["0.80", "50"],
+      ["0.9137", "35.5"],
+      ["1", "0"],
+      ["0.5", "50"],
+      ["0.876543", "12.345678"],
+    ];
     for (let i = 0; i < 300; i++) {
       const price = prices[int(0, prices.length - 1)];
       const [usdToChf, markup] = rates[int(0, rates.length - 1)];
       const usage = { inputTokens: int(0, 3) === 0 ? int(0, 9) : int(0, 2_000_000), outputTokens: int(0, 500_000), requests: int(0, 3) };
       const expected = oracle(
-        { input: price.inputPerMillionTokensUsd.toFixed(6), output: price.outputPerMillionTokensUsd.toFixed(6), perRequest: price.perRequestUsd.toFixed(6) },
+        {
+          input: price.inputPerMillionTokensUsd.toFixed(6),
+          output: price.outputPerMillionTokensUsd.toFixed(6),
+          perRequest: price.perRequestUsd.toFixed(6),
+        },
         usage,
         usdToChf,
         markup,
@@ -150,7 +175,13 @@ describe("costs of usages", () => {
   it("books the catalog price, and an explicit cost wins over the catalog", async () => {
     const mandateId = await createMandate(t.ctx, "PREPAY_MANDATE");
     await creditAccount(t.ctx, { mandateId, amount: "100", description: "top-up", idempotencyKey: "c" });
-    const catalog = await recordUsage(t.ctx, { mandateId, provider: "OpenAI", model: "gpt-5", usage: { inputTokens: 1_000_003 }, idempotencyKey: "u1" });
+    const catalog = await recordUsage(t.ctx, {
+      mandateId,
+      provider: "OpenAI",
+      model: "gpt-5",
+      usage: { inputTokens: 1_000_003 },
+      idempotencyKey: "u1",
+    });
     expect(catalog.transaction?.amount.toFixed(6)).toBe("1.500005");
     const explicit = await recordUsage(t.ctx, {
       mandateId,
@@ -166,11 +197,24 @@ describe("costs of usages", () => {
     expect(unknownModel.transaction?.amount.toFixed(6)).toBe("0.010000");
 
     // Holds and settlements price the same way.
-    const hold = await authorizeUsage(t.ctx, { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", estimatedUsage: { inputTokens: 12_345, outputTokens: 6_789 }, idempotencyKey: "h" });
+    const hold = await authorizeUsage(t.ctx, {
+      mandateId,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      estimatedUsage: { inputTokens: 12_345, outputTokens: 6_789 },
+      idempotencyKey: "h",
+    });
     expect(hold.authorization?.amount.toFixed(6)).toBe("0.166644");
     const settled = await settleUsage(t.ctx, { authorizationId: hold.authorization!.id, usage: { inputTokens: 1 } });
     expect(settled.transaction?.amount.toFixed(6)).toBe("0.000004");
-    const hold2 = await authorizeUsage(t.ctx, { mandateId, provider: "anthropic", model: "claude-sonnet-4-5", estimatedCost: "2", estimatedUsage: { inputTokens: 1 }, idempotencyKey: "h2" });
+    const hold2 = await authorizeUsage(t.ctx, {
+      mandateId,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      estimatedCost: "2",
+      estimatedUsage: { inputTokens: 1 },
+      idempotencyKey: "h2",
+    });
     expect(hold2.authorization?.amount.toFixed(6)).toBe("2.000000");
     const settled2 = await settleUsage(t.ctx, { authorizationId: hold2.authorization!.id, usage: { inputTokens: 1 }, cost: "1.25" });
     expect(settled2.transaction?.amount.toFixed(6)).toBe("1.250000");
@@ -194,14 +238,26 @@ describe("costs of usages", () => {
         c.usage ? { code: "UNKNOWN_PRICE" } : { code: "VALIDATION_FAILED", message: expect.stringMatching(/^Give usage .* or cost/) },
       );
       await expect(
-        authorizeUsage(t.ctx, { mandateId, userId: "u", provider: c.provider, model: c.model, estimatedUsage: c.usage, idempotencyKey: `h${i}` }),
+        authorizeUsage(t.ctx, {
+          mandateId,
+          userId: "u",
+          provider: c.provider,
+          model: c.model,
+          estimatedUsage: c.usage,
+          idempotencyKey: `h${i}`,
+        }),
         label,
       ).rejects.toMatchObject({ code: c.usage ? "UNKNOWN_PRICE" : "VALIDATION_FAILED" });
       if (c.usage) {
-        await expect(checkBilling(t.ctx, { mandateId, userId: "u", provider: c.provider, model: c.model, estimatedUsage: c.usage }), label).rejects.toMatchObject({
+        await expect(
+          checkBilling(t.ctx, { mandateId, userId: "u", provider: c.provider, model: c.model, estimatedUsage: c.usage }),
+          label,
+        ).rejects.toMatchObject({
           code: "UNKNOWN_PRICE",
         });
-        await expect(quote(t.ctx, { provider: c.provider, model: c.model, usage: c.usage }), label).rejects.toMatchObject({ code: "UNKNOWN_PRICE" });
+        await expect(quote(t.ctx, { provider: c.provider, model: c.model, usage: c.usage }), label).rejects.toMatchObject({
+          code: "UNKNOWN_PRICE",
+        });
       }
     }
     expect(await db.prisma.billingAccount.count({ where: { mandateId } })).toBe(0);
@@ -210,10 +266,19 @@ describe("costs of usages", () => {
     expect(await db.prisma.usageStatistics.count({ where: { mandateId } })).toBe(0);
 
     // Settling a hold of an unknown model by usage alone is refused too; the hold stays open.
-    const hold = await authorizeUsage(t.ctx, { mandateId, userId: "u", provider: "mystery", model: "m1", estimatedCost: "1", idempotencyKey: "hx" });
+    const hold = await authorizeUsage(t.ctx, {
+      mandateId,
+      userId: "u",
+      provider: "mystery",
+      model: "m1",
+      estimatedCost: "1",
+      idempotencyKey: "hx",
+    });
     const accountId = hold.authorization!.accountId;
     const before = await db.prisma.transaction.count({ where: { accountId } });
-    await expect(settleUsage(t.ctx, { authorizationId: hold.authorization!.id, usage: { inputTokens: 5 } })).rejects.toMatchObject({ code: "UNKNOWN_PRICE" });
+    await expect(settleUsage(t.ctx, { authorizationId: hold.authorization!.id, usage: { inputTokens: 5 } })).rejects.toMatchObject({
+      code: "UNKNOWN_PRICE",
+    });
     expect(await db.prisma.transaction.count({ where: { accountId } })).toBe(before);
     expect((await db.prisma.usageAuthorization.findUniqueOrThrow({ where: { id: hold.authorization!.id } })).status).toBe("ACTIVE");
   });
@@ -242,9 +307,18 @@ describe("the price catalog", () => {
     }
     await expect(upsertPrice(db.prisma, { ...valid, model: " " })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     // Identifiers: storable and of bounded length (issue 12).
-    await expect(upsertPrice(db.prisma, { ...valid, model: "m".repeat(129) })).rejects.toMatchObject({ code: "VALIDATION_FAILED", message: "model is longer than 128 characters" });
-    await expect(upsertPrice(db.prisma, { ...valid, provider: "p".repeat(65) })).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "provider"] });
-    await expect(upsertPrice(db.prisma, { ...valid, model: "a\u0000b" })).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["input", "model"] });
+    await expect(upsertPrice(db.prisma, { ...valid, model: "m".repeat(129) })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: "model is longer than 128 characters",
+    });
+    await expect(upsertPrice(db.prisma, { ...valid, provider: "p".repeat(65) })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      field: ["input", "provider"],
+    });
+    await expect(upsertPrice(db.prisma, { ...valid, model: "a\u0000b" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      field: ["input", "model"],
+    });
     const row = await db.prisma.price.findUniqueOrThrow({ where: { provider_model: { provider: "acme", model: "a1" } } });
     expect([row.inputPerMillionTokensUsd.toFixed(6), row.outputPerMillionTokensUsd.toFixed(6), row.perRequestUsd.toFixed(6)]).toEqual([
       "1.000000",
@@ -259,16 +333,20 @@ describe("the price catalog", () => {
   });
 
   it("seedPriceCatalog adds what is missing and never overwrites an admin's price", async () => {
-    await upsertPrice(db.prisma, { provider: "openai", model: "gpt-4.1", inputPerMillionTokensUsd: "2.5", outputPerMillionTokensUsd: "9", perRequestUsd: "0.001" });
+    await upsertPrice(db.prisma, {
+      provider: "openai",
+      model: "gpt-4.1",
+      inputPerMillionTokensUsd: "2.5",
+      outputPerMillionTokensUsd: "9",
+      perRequestUsd: "0.001",
+    });
     await db.prisma.price.delete({ where: { provider_model: { provider: "tavily", model: "extract-basic" } } });
     await seedPriceCatalog(db.prisma);
     await seedPriceCatalog(db.prisma);
     const admin = await db.prisma.price.findUniqueOrThrow({ where: { provider_model: { provider: "openai", model: "gpt-4.1" } } });
-    expect([admin.inputPerMillionTokensUsd.toFixed(6), admin.outputPerMillionTokensUsd.toFixed(6), admin.perRequestUsd.toFixed(6)]).toEqual([
-      "2.500000",
-      "9.000000",
-      "0.001000",
-    ]);
+    expect([admin.inputPerMillionTokensUsd.toFixed(6), admin.outputPerMillionTokensUsd.toFixed(6), admin.perRequestUsd.toFixed(6)]).toEqual(
+      ["2.500000", "9.000000", "0.001000"],
+    );
     const restored = await db.prisma.price.findUniqueOrThrow({ where: { provider_model: { provider: "tavily", model: "extract-basic" } } });
     expect(restored.perRequestUsd.toFixed(6)).toBe("0.001600");
     for (const entry of DEFAULT_PRICE_CATALOG) {

@@ -2,22 +2,38 @@
 // the API checks them first (test/schema/inputs.test.ts), the domain again.
 import { describe, expect, it } from "vitest";
 import { parseIdempotencyKey } from "../../../src/billing/shared/idempotency.js";
-import { identifier, IDENTIFIER_MAX_LENGTH, optionalIdentifier, optionalText, requiredText, singleLineText } from "../../../src/billing/shared/validation.js";
+import {
+  identifier,
+  IDENTIFIER_MAX_LENGTH,
+  optionalIdentifier,
+  optionalText,
+  requiredText,
+  singleLineText,
+} from "../../../src/billing/shared/validation.js";
 
 describe("text", () => {
   it("refuses NUL and lone surrogates, naming the field", () => {
     expect(() => optionalText("a\u0000b", ["input", "description"])).toThrow(
-      expect.objectContaining({ code: "VALIDATION_FAILED", message: "description must not contain NUL characters (U+0000)", field: ["input", "description"] }),
+      expect.objectContaining({
+        code: "VALIDATION_FAILED",
+        message: "description must not contain NUL characters (U+0000)",
+        field: ["input", "description"],
+      }),
     );
     expect(() => requiredText("\uD800", ["input", "allowedProviders", "2"])).toThrow(
-      expect.objectContaining({ message: "allowedProviders[2] is not well-formed Unicode: it contains a lone surrogate (U+D800 to U+DFFF)" }),
+      expect.objectContaining({
+        message: "allowedProviders[2] is not well-formed Unicode: it contains a lone surrogate (U+D800 to U+DFFF)",
+      }),
     );
     expect(optionalText(" Zürich 🎉 ", ["x"])).toBe("Zürich 🎉");
   });
 
   it("keeps names on one line", () => {
     expect(() => singleLineText("Acme\r\nBcc: x@evil.example", ["input", "name"])).toThrow(
-      expect.objectContaining({ message: "name must not contain control characters such as line breaks or tabs", field: ["input", "name"] }),
+      expect.objectContaining({
+        message: "name must not contain control characters such as line breaks or tabs",
+        field: ["input", "name"],
+      }),
     );
     expect(() => singleLineText("A\tB", ["input", "name"])).toThrow(/control characters/);
     expect(singleLineText(" Acme AG ", ["input", "name"])).toBe("Acme AG");

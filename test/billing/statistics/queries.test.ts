@@ -119,7 +119,11 @@ function expected(debits: Debit[], period: PeriodType, year: number, month: numb
   };
   const inChart = debits.filter((d) => starts.some(([start]) => start === startOf(localDay(d.at))));
   return {
-    data: starts.map(([start, label]) => ({ label, periodStart: start, ...figures(inChart.filter((d) => startOf(localDay(d.at)) === start)) })),
+    data: starts.map(([start, label]) => ({
+      label,
+      periodStart: start,
+      ...figures(inChart.filter((d) => startOf(localDay(d.at)) === start)),
+    })),
     totals: figures(inChart),
   };
 }
@@ -127,7 +131,12 @@ function expected(debits: Debit[], period: PeriodType, year: number, month: numb
 /** Amounts as canonical text, as the API prints them. */
 function printed(s: Statistics): Statistics {
   const shares = (list: { key: string; cost: string }[]) => list.map((x) => ({ key: x.key, cost: formatMoney(x.cost) }));
-  const point = <P extends Statistics["totals"]>(p: P): P => ({ ...p, totalCost: formatMoney(p.totalCost), byProvider: shares(p.byProvider), byFeature: shares(p.byFeature) });
+  const point = <P extends Statistics["totals"]>(p: P): P => ({
+    ...p,
+    totalCost: formatMoney(p.totalCost),
+    byProvider: shares(p.byProvider),
+    byFeature: shares(p.byFeature),
+  });
   return { data: s.data.map(point), totals: point(s.totals) };
 }
 

@@ -28,7 +28,12 @@ function at(instant: string): BillingContext {
   return b.ctx;
 }
 
-async function debit(instant: string, mandateId: string, cost: string, extra: { userId?: string; provider?: string; featureCode?: string | null } = {}) {
+async function debit(
+  instant: string,
+  mandateId: string,
+  cost: string,
+  extra: { userId?: string; provider?: string; featureCode?: string | null } = {},
+) {
   const result = await recordUsage(at(instant), {
     mandateId,
     userId: extra.userId,
@@ -132,7 +137,14 @@ describe("rebuildRollups", () => {
         stored: { ...dayA, totalCost: "2.750000" },
         expected: dayA,
       },
-      { ...key(mandateA, accountA, "unlimited"), period: "YEAR", periodStart: "2027-01-01", kind: "missing", stored: null, expected: yearA },
+      {
+        ...key(mandateA, accountA, "unlimited"),
+        period: "YEAR",
+        periodStart: "2027-01-01",
+        kind: "missing",
+        stored: null,
+        expected: yearA,
+      },
       {
         ...key(mandateB, accountB1, "user:u1"),
         period: "MONTH",
@@ -146,10 +158,23 @@ describe("rebuildRollups", () => {
         period: "DAY",
         periodStart: "2025-05-05",
         kind: "extra",
-        stored: { mandateId: mandateB, totalCost: "9.990000", transactionCount: 3, costByProvider: { openai: "9.990000" }, costByFeature: { chat: "9.990000" } },
+        stored: {
+          mandateId: mandateB,
+          totalCost: "9.990000",
+          transactionCount: 3,
+          costByProvider: { openai: "9.990000" },
+          costByFeature: { chat: "9.990000" },
+        },
         expected: null,
       },
-      { ...key(mandateB, accountB2, "user:u2"), period: "DAY", periodStart: "2026-06-16", kind: "wrong", stored: { ...dayB2, transactionCount: 5 }, expected: dayB2 },
+      {
+        ...key(mandateB, accountB2, "user:u2"),
+        period: "DAY",
+        periodStart: "2026-06-16",
+        kind: "wrong",
+        stored: { ...dayB2, transactionCount: 5 },
+        expected: dayB2,
+      },
     ];
     const sorted = (diffs: RollupDifference[]) => [...diffs].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
 
@@ -175,10 +200,18 @@ describe("rebuildRollups", () => {
   });
 
   it("--mandate: only that mandate's accounts are checked and corrected", async () => {
-    await db.prisma.$executeRawUnsafe(`UPDATE "UsageStatistics" SET "totalCost" = 0 WHERE "accountId" IN ($1, $2) AND "periodType" = 'MONTH'`, accountA, accountB2);
+    await db.prisma.$executeRawUnsafe(
+      `UPDATE "UsageStatistics" SET "totalCost" = 0 WHERE "accountId" IN ($1, $2) AND "periodType" = 'MONTH'`,
+      accountA,
+      accountB2,
+    );
     const onlyA = await rebuild({ mandateId: mandateA });
     expect(onlyA.accounts).toBe(1);
-    expect(onlyA.differences.map(keyOf).sort()).toEqual([`${accountA} MONTH 2026-03-01`, `${accountA} MONTH 2026-04-01`, `${accountA} MONTH 2027-01-01`]);
+    expect(onlyA.differences.map(keyOf).sort()).toEqual([
+      `${accountA} MONTH 2026-03-01`,
+      `${accountA} MONTH 2026-04-01`,
+      `${accountA} MONTH 2027-01-01`,
+    ]);
     // B's corrupted rows are still there, and nothing else.
     const rest = await rebuild({ dryRun: true });
     expect(rest.differences.map(keyOf)).toEqual([`${accountB2} MONTH 2026-06-01`]);
@@ -197,7 +230,13 @@ describe("rebuildRollups", () => {
 
     const payers = [{ mandateId: mandateA }, { mandateId: mandateB, userId: "u1" }, { mandateId: mandateB, userId: "u2" }];
     // Debits into the very periods being rebuilt (and new ones), in waves around the rebuilds.
-    const instants = ["2026-03-28T12:00:00Z", "2026-10-25T00:45:00Z", "2026-06-15T09:00:00Z", "2026-12-31T23:00:00Z", "2027-01-01T10:00:00Z"];
+    const instants = [
+      "2026-03-28T12:00:00Z",
+      "2026-10-25T00:45:00Z",
+      "2026-06-15T09:00:00Z",
+      "2026-12-31T23:00:00Z",
+      "2027-01-01T10:00:00Z",
+    ];
     const wave = (n: number, offset: number) =>
       Array.from({ length: n }, (_, i) => {
         const payer = payers[(i + offset) % payers.length];
@@ -208,13 +247,7 @@ describe("rebuildRollups", () => {
         });
       });
     const started = Date.now();
-    const results = await Promise.all([
-      ...wave(30, 0),
-      rebuild(),
-      ...wave(30, 1),
-      rebuild({ mandateId: mandateB }),
-      ...wave(30, 2),
-    ]);
+    const results = await Promise.all([...wave(30, 0), rebuild(), ...wave(30, 1), rebuild({ mandateId: mandateB }), ...wave(30, 2)]);
     const reports = results.filter((r): r is Awaited<ReturnType<typeof rebuild>> => "differences" in r);
     expect(reports).toHaveLength(2);
     // Every corrupted row was found by one of the rebuilds (its figures depend on what the debits added meanwhile).
@@ -256,7 +289,9 @@ describe("rebuildRollups", () => {
              '2026-03-28 13:00:00')`,
           [accountA, mandateA, sequence + 1, balance],
         );
-        await other.query(`UPDATE "BillingAccount" SET "balance" = "balance" - 0.75, "sequence" = "sequence" + 1 WHERE "id" = $1`, [accountA]);
+        await other.query(`UPDATE "BillingAccount" SET "balance" = "balance" - 0.75, "sequence" = "sequence" + 1 WHERE "id" = $1`, [
+          accountA,
+        ]);
         await other.query(
           `INSERT INTO "UsageStatistics" AS s ("id", "accountId", "mandateId", "periodType", "periodStart", "totalCost", "transactionCount",
              "costByProvider", "costByFeature", "updatedAt")

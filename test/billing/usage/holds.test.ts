@@ -83,7 +83,9 @@ describe("holds", () => {
 
     const other = await authorizeUsage(b.ctx, { mandateId, ...openai, estimatedCost: "4", idempotencyKey: "h2" });
     await settleUsage(b.ctx, { authorizationId: other.authorization!.id, cost: "1" });
-    await expect(releaseUsage(b.ctx, { authorizationId: other.authorization!.id })).rejects.toMatchObject({ code: "AUTHORIZATION_NOT_ACTIVE" });
+    await expect(releaseUsage(b.ctx, { authorizationId: other.authorization!.id })).rejects.toMatchObject({
+      code: "AUTHORIZATION_NOT_ACTIVE",
+    });
     await expect(releaseUsage(b.ctx, { authorizationId: "no-such-hold" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(settleUsage(b.ctx, { authorizationId: "no-such-hold", cost: "1" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await balance(mandateId)).toBe("9.000000");
@@ -156,12 +158,7 @@ describe("holds", () => {
     expect(first.replayed).toBe(false);
     expect(again.replayed).toBe(true);
     expect(again.authorization?.id).toBe(first.authorization?.id);
-    for (const changed of [
-      { estimatedCost: "5" },
-      { provider: "anthropic" },
-      { model: "gpt-5-mini" },
-      { expiresInSeconds: 120 },
-    ]) {
+    for (const changed of [{ estimatedCost: "5" }, { provider: "anthropic" }, { model: "gpt-5-mini" }, { expiresInSeconds: 120 }]) {
       await expect(authorizeUsage(b.ctx, { ...input, ...changed }), JSON.stringify(changed)).rejects.toMatchObject({
         code: "IDEMPOTENCY_CONFLICT",
       });

@@ -47,7 +47,13 @@ it("books a list of usages in a few shared transactions, each usage judged alone
 it("refuses more than 1000 usages before booking any", async () => {
   const ctx = createBillingContext(db);
   const mandateId = await createMandate(ctx);
-  const inputs = Array.from({ length: MAX_USAGES_PER_CALL + 1 }, (_, i) => ({ mandateId, provider: "openai", model: "gpt-5", cost: "0.001", idempotencyKey: `k-${i}` }));
+  const inputs = Array.from({ length: MAX_USAGES_PER_CALL + 1 }, (_, i) => ({
+    mandateId,
+    provider: "openai",
+    model: "gpt-5",
+    cost: "0.001",
+    idempotencyKey: `k-${i}`,
+  }));
   await expect(recordUsages(ctx, inputs)).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: ["inputs"] });
   expect(await db.prisma.transaction.count({ where: { account: { mandateId } } })).toBe(0);
 });

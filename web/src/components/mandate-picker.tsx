@@ -55,7 +55,13 @@ export function MandatePicker() {
             setSearch(typed.trim());
           }}
         >
-          <input type="search" aria-label={t("search")} placeholder={t("search")} value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+          <input
+            type="search"
+            aria-label={t("search")}
+            placeholder={t("search")}
+            value={typed}
+            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
+          />
         </form>
       )}
       <label>

@@ -79,7 +79,14 @@ function MandateList() {
             setCursors([null]);
           }}
         >
-          <input type="search" name="search" aria-label={t("search")} placeholder={t("search")} value={typed} onInput={(e) => setTyped(inputValue(e))} />
+          <input
+            type="search"
+            name="search"
+            aria-label={t("search")}
+            placeholder={t("search")}
+            value={typed}
+            onInput={(e) => setTyped(inputValue(e))}
+          />
           <button type="submit">{t("search")}</button>
         </form>
       </header>
@@ -209,9 +216,15 @@ function SettingsForm(props: { settings: SettingsFieldsFragment }) {
     }
     if (form.warningThresholdPercent !== s.warningThresholdPercent) input.warningThresholdPercent = form.warningThresholdPercent.trim();
     if (form.notifyOnWarning !== s.notifyOnWarning) input.notifyOnWarning = form.notifyOnWarning;
-    const emails = form.notifyEmails.split(/[\n,]/).map((e) => e.trim()).filter(Boolean);
+    const emails = form.notifyEmails
+      .split(/[\n,]/)
+      .map((e) => e.trim())
+      .filter(Boolean);
     if (emails.join("\n") !== s.notifyEmails.join("\n")) input.notifyEmails = emails;
-    const providers = form.allowedProviders.split(",").map((p) => p.trim()).filter(Boolean);
+    const providers = form.allowedProviders
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
     if (providers.join(",") !== (s.allowedProviders ?? []).join(",")) input.allowedProviders = providers.length ? providers : null;
     const address = form.address;
     const addressChanged = ADDRESS_FIELDS.some((f) => address[f] !== (s.billingAddress?.[f] ?? ""));
@@ -244,7 +257,12 @@ function SettingsForm(props: { settings: SettingsFieldsFragment }) {
       <h3>{label("Settings")}</h3>
       <label>
         {label("Settings", "billingModel")}
-        <select name="billingModel" disabled={!sysadmin} value={form.billingModel} onChange={(e) => set("billingModel", inputValue(e) as BillingModel)}>
+        <select
+          name="billingModel"
+          disabled={!sysadmin}
+          value={form.billingModel}
+          onChange={(e) => set("billingModel", inputValue(e) as BillingModel)}
+        >
           {MODELS.map((m) => (
             <option key={m} value={m}>
               {m}
@@ -254,19 +272,39 @@ function SettingsForm(props: { settings: SettingsFieldsFragment }) {
       </label>
       <label>
         {label("Settings", "defaultUserCredit")}
-        <input name="defaultUserCredit" disabled={!sysadmin} value={form.defaultUserCredit} onInput={(e) => set("defaultUserCredit", inputValue(e))} />
+        <input
+          name="defaultUserCredit"
+          disabled={!sysadmin}
+          value={form.defaultUserCredit}
+          onInput={(e) => set("defaultUserCredit", inputValue(e))}
+        />
       </label>
       <label class="check">
-        <input type="checkbox" name="blockOnZeroBalance" disabled={!sysadmin} checked={form.blockOnZeroBalance} onChange={(e) => set("blockOnZeroBalance", (e.target as HTMLInputElement).checked)} />{" "}
+        <input
+          type="checkbox"
+          name="blockOnZeroBalance"
+          disabled={!sysadmin}
+          checked={form.blockOnZeroBalance}
+          onChange={(e) => set("blockOnZeroBalance", (e.target as HTMLInputElement).checked)}
+        />{" "}
         {label("Settings", "blockOnZeroBalance")}
       </label>
       {!sysadmin && <p class="help wide">{t("moneySettingsNote")}</p>}
       <label>
         {label("Settings", "warningThresholdPercent")}
-        <input name="warningThresholdPercent" value={form.warningThresholdPercent} onInput={(e) => set("warningThresholdPercent", inputValue(e))} />
+        <input
+          name="warningThresholdPercent"
+          value={form.warningThresholdPercent}
+          onInput={(e) => set("warningThresholdPercent", inputValue(e))}
+        />
       </label>
       <label class="check">
-        <input type="checkbox" name="notifyOnWarning" checked={form.notifyOnWarning} onChange={(e) => set("notifyOnWarning", (e.target as HTMLInputElement).checked)} />{" "}
+        <input
+          type="checkbox"
+          name="notifyOnWarning"
+          checked={form.notifyOnWarning}
+          onChange={(e) => set("notifyOnWarning", (e.target as HTMLInputElement).checked)}
+        />{" "}
         {label("Settings", "notifyOnWarning")}
       </label>
       <label>
@@ -362,10 +400,13 @@ function AccountRow(props: { account: AccountFieldsFragment }) {
   const [threshold, setThreshold] = useState(a.warningThreshold);
   const [creditLimit, setCreditLimit] = useState(a.creditLimit ?? "");
   const [result, update] = useMutation(UpdateAccountDocument);
-  const save = (changes: { enabled?: boolean; warningThreshold?: string; creditLimit?: string }) => update({ input: { accountId: a.id, ...changes } });
+  const save = (changes: { enabled?: boolean; warningThreshold?: string; creditLimit?: string }) =>
+    update({ input: { accountId: a.id, ...changes } });
   const changed = {
     ...(threshold.trim() !== a.warningThreshold ? { warningThreshold: threshold.trim() } : {}),
-    ...(isSysadmin(session) && creditLimit.trim() !== (a.creditLimit ?? "") && creditLimit.trim() ? { creditLimit: creditLimit.trim() } : {}),
+    ...(isSysadmin(session) && creditLimit.trim() !== (a.creditLimit ?? "") && creditLimit.trim()
+      ? { creditLimit: creditLimit.trim() }
+      : {}),
   };
   return (
     <tr data-account={a.id} data-user={a.userId ?? ""}>
@@ -388,7 +429,13 @@ function AccountRow(props: { account: AccountFieldsFragment }) {
         <input class="amount" name="warningThreshold" value={threshold} onInput={(e) => setThreshold(inputValue(e))} />
       </td>
       <td>
-        <input class="amount" name="creditLimit" disabled={!isSysadmin(session)} value={creditLimit} onInput={(e) => setCreditLimit(inputValue(e))} />
+        <input
+          class="amount"
+          name="creditLimit"
+          disabled={!isSysadmin(session)}
+          value={creditLimit}
+          onInput={(e) => setCreditLimit(inputValue(e))}
+        />
       </td>
       <td>
         <button disabled={result.fetching || Object.keys(changed).length === 0} onClick={() => save(changed)}>
@@ -422,8 +469,15 @@ function MoneyMove(props: { kind: "credit" | "adjustment"; mandateId: string }) 
     const value = parseAmountInput(amount);
     setInvalid(value === null);
     if (value === null) return;
-    const input = { mandateId: props.mandateId, userId: userId.trim() || null, amount: value, description: description.trim(), idempotencyKey: key };
-    const response = props.kind === "credit" ? (await runCredit({ input })).data?.creditAccount : (await runAdjust({ input })).data?.adjustAccount;
+    const input = {
+      mandateId: props.mandateId,
+      userId: userId.trim() || null,
+      amount: value,
+      description: description.trim(),
+      idempotencyKey: key,
+    };
+    const response =
+      props.kind === "credit" ? (await runCredit({ input })).data?.creditAccount : (await runAdjust({ input })).data?.adjustAccount;
     if (response?.transaction) {
       setBooked(response.transaction.balanceAfter);
       setKey(newIdempotencyKey(`ui-${props.kind}`));
@@ -437,7 +491,16 @@ function MoneyMove(props: { kind: "credit" | "adjustment"; mandateId: string }) 
       <h3>{props.kind === "credit" ? t("credit") : t("adjustment")}</h3>
       <label>
         {props.kind === "credit" ? t("amount") : t("signedAmount")}
-        <input name="amount" required inputMode="decimal" value={amount} onInput={(e) => { setAmount(inputValue(e)); setBooked(null); }} />
+        <input
+          name="amount"
+          required
+          inputMode="decimal"
+          value={amount}
+          onInput={(e) => {
+            setAmount(inputValue(e));
+            setBooked(null);
+          }}
+        />
       </label>
       <label>
         {t("description")}
@@ -487,7 +550,13 @@ function TopUp(props: { mandateId: string }) {
     if (value === null) return;
     const back = (outcome: string) => `${location.origin}/app/topup/${outcome}?mandate=${encodeURIComponent(props.mandateId)}`;
     const { data } = await start({
-      input: { mandateId: props.mandateId, userId: userId.trim() || null, amount: value, successUrl: back("success"), cancelUrl: back("cancel") },
+      input: {
+        mandateId: props.mandateId,
+        userId: userId.trim() || null,
+        amount: value,
+        successUrl: back("success"),
+        cancelUrl: back("cancel"),
+      },
     });
     const url = data?.createTopUpCheckout.checkout?.url;
     if (url) location.assign(url);

@@ -111,14 +111,22 @@ function BalancePanel(props: { mandateId: string; userId: string | null }) {
     pause: balance === null,
   });
   const [warnings, setWarnings] = useState<Warning[]>([]);
-  const warningStream = useSubscription(LiveWarningDocument, { mandateId: props.mandateId }, {
-    // One banner per warning, however often the event is delivered.
-    onData: ({ balanceWarning }) =>
-      setWarnings((all) => (all.some((w) => w.account.id === balanceWarning.account.id && w.at === balanceWarning.at) ? all : [...all, balanceWarning])),
-    pause: balance === null,
-  });
+  const warningStream = useSubscription(
+    LiveWarningDocument,
+    { mandateId: props.mandateId },
+    {
+      // One banner per warning, however often the event is delivered.
+      onData: ({ balanceWarning }) =>
+        setWarnings((all) =>
+          all.some((w) => w.account.id === balanceWarning.account.id && w.at === balanceWarning.at) ? all : [...all, balanceWarning],
+        ),
+      pause: balance === null,
+    },
+  );
   const state =
-    live.state === "connected" && warningStream.state !== "connected" && warningStream.state !== "stopped" ? warningStream.state : live.state;
+    live.state === "connected" && warningStream.state !== "connected" && warningStream.state !== "stopped"
+      ? warningStream.state
+      : live.state;
 
   if (!balance) return <section class="card">{error ? <ApiError error={error} /> : <p>{t("loading")}</p>}</section>;
   const whose = balance.userId ? t("accountOf", { user: balance.userId }) : t("sharedAccount");

@@ -234,7 +234,12 @@ function ExportButton(props: { mandateId: string; filter: TransactionFilter }) {
       const response = await fetch(exportUrl(props.mandateId, props.filter), { headers: { authorization: `Bearer ${session.token}` } });
       if (!response.ok) {
         const body = await response.json().catch(() => null);
-        setProblems(body?.errors?.map((e: { message: string; extensions?: { code?: string } }) => ({ code: e.extensions?.code, message: e.message })) ?? [{ code: String(response.status), message: response.statusText }]);
+        setProblems(
+          body?.errors?.map((e: { message: string; extensions?: { code?: string } }) => ({
+            code: e.extensions?.code,
+            message: e.message,
+          })) ?? [{ code: String(response.status), message: response.statusText }],
+        );
         return;
       }
       const file = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? "transactions.csv";

@@ -107,20 +107,26 @@ export function readStatement(ref: AccountRef, now: Date, options: ReadOptions, 
 // what the comparison needs; the full row is fetched when it is a replay.
 const EARLIER = {
   json: (alias: string) =>
-    rawSql(`CASE WHEN ${alias}."id" IS NULL THEN NULL ELSE json_build_object('id', ${alias}."id", 'requestHash', ${alias}."requestHash", 'accountId', ${alias}."accountId") END`),
+    rawSql(
+      `CASE WHEN ${alias}."id" IS NULL THEN NULL ELSE json_build_object('id', ${alias}."id", 'requestHash', ${alias}."requestHash", 'accountId', ${alias}."accountId") END`,
+    ),
 };
 
 /** The ledger entry an earlier request booked (read in the transaction that holds the account lock). */
 export async function earlierEntry(t: SqlTransaction, earlier: Pick<Earlier, "id" | "row">): Promise<Transaction> {
   if (earlier.row) return earlier.row as Transaction;
-  const [rows] = await t.query(sql`SELECT ${TransactionTable.json("t")} AS "entry" FROM "Transaction" t WHERE t."id" = ${earlier.id}::text`);
+  const [rows] = await t.query(
+    sql`SELECT ${TransactionTable.json("t")} AS "entry" FROM "Transaction" t WHERE t."id" = ${earlier.id}::text`,
+  );
   return TransactionTable.parse(rows[0].entry as SqlRow);
 }
 
 /** The hold an earlier request created. */
 export async function earlierHold(t: SqlTransaction, earlier: Pick<Earlier, "id" | "row">): Promise<UsageAuthorization> {
   if (earlier.row) return earlier.row as UsageAuthorization;
-  const [rows] = await t.query(sql`SELECT ${AuthorizationTable.json("z")} AS "hold" FROM "UsageAuthorization" z WHERE z."id" = ${earlier.id}::text`);
+  const [rows] = await t.query(
+    sql`SELECT ${AuthorizationTable.json("z")} AS "hold" FROM "UsageAuthorization" z WHERE z."id" = ${earlier.id}::text`,
+  );
   return AuthorizationTable.parse(rows[0].hold as SqlRow);
 }
 
@@ -144,7 +150,12 @@ export async function lockAndRead(
  * and balances (what they show may be out of date the moment it is read,
  * like any read).
  */
-export async function peek(executor: SqlExecutor, ref: AccountRef, now: Date, options: Omit<ReadOptions, "lock"> = {}): Promise<LockedRead> {
+export async function peek(
+  executor: SqlExecutor,
+  ref: AccountRef,
+  now: Date,
+  options: Omit<ReadOptions, "lock"> = {},
+): Promise<LockedRead> {
   const [row] = await executor.read(readStatement(ref, now, options, "unlocked"));
   return toRead(row);
 }
@@ -154,7 +165,9 @@ export function toRead(row: SqlRow): LockedRead {
   const earlier = (r: SqlRow | null | undefined): Earlier | null =>
     r ? { id: r.id as string, requestHash: r.requestHash as string | null, accountId: r.accountId as string } : null;
   return {
-    account: read.account ? { ...AccountTable.parse(read.account), held: AccountTable.columns.balance.parse(read.account.held, "held") } : null,
+    account: read.account
+      ? { ...AccountTable.parse(read.account), held: AccountTable.columns.balance.parse(read.account.held, "held") }
+      : null,
     settings: read.settings ? SettingsTable.parse(read.settings) : null,
     entry: earlier(read.entry),
     hold: earlier(read.hold),
@@ -162,7 +175,6 @@ export function toRead(row: SqlRow): LockedRead {
     price: read.price ? PriceTable.parse(read.price) : null,
   };
 }
-
 
 /** How many holds of the mandate still count (ACTIVE, not expired at `now`). */
 export function activeHoldsOfMandate(mandateId: string, now: Date): Sql {
@@ -186,10 +198,11 @@ export async function openAndLock(
     VALUES (${accountIdFor(owner.mandateId, owner.accountKey)}::text, ${owner.mandateId}::text, ${owner.userId}::text, ${owner.accountKey}::text,
             ${owner.accountType}::"AccountType", ${iso(now)}::timestamp(3))
     ON CONFLICT ("mandateId", "accountKey") DO NOTHING RETURNING "id"`;
-  const read = await lockAndRead(t, { mandateId: owner.mandateId, accountKey: owner.accountKey }, now, { ...options, settings: false }, [insert]);
+  const read = await lockAndRead(t, { mandateId: owner.mandateId, accountKey: owner.accountKey }, now, { ...options, settings: false }, [
+    insert,
+  ]);
   return { ...read, opened: read.before[0].length > 0 };
 }
-
 
 /** A timestamp as Prisma stores it: the UTC wall time, in a timestamp(3) column. */
 function iso(at: Date): string {
@@ -241,4 +254,3 @@ export function toEarlier(row: SqlRow): Earlier {
 export function toPrice(row: SqlRow): Price {
   return PriceTable.parse(row.price as SqlRow);
 }
-

@@ -27,7 +27,8 @@ interface Column<T> {
 
 const nullable =
   <T>(parse: (value: unknown, name: string) => T) =>
-  (value: unknown, name: string): T => (value === null || value === undefined ? (null as T) : parse(value, name));
+  (value: unknown, name: string): T =>
+    value === null || value === undefined ? (null as T) : parse(value, name);
 
 function exactText(value: unknown, name: string): string {
   if (typeof value === "string" || (typeof value === "object" && value !== null && "toFixed" in value)) return String(value);

@@ -49,7 +49,6 @@ export interface WritesMark {
   other: number;
 }
 
-
 export class Writes {
   private entries: Transaction[] = [];
   /** Changed accounts: each written once, with its state at COMMIT. */
@@ -194,7 +193,16 @@ function addToRollups(rows: Map<string, RollupRow>, debit: RollupDebit): void {
     const key = `${debit.accountId}|${periodType}|${periodStart}`;
     let row = rows.get(key);
     if (!row) {
-      row = { accountId: debit.accountId, mandateId: debit.mandateId, periodType, periodStart, totalCost: new Decimal(0), transactionCount: 0, costByProvider: new Map(), costByFeature: new Map() };
+      row = {
+        accountId: debit.accountId,
+        mandateId: debit.mandateId,
+        periodType,
+        periodStart,
+        totalCost: new Decimal(0),
+        transactionCount: 0,
+        costByProvider: new Map(),
+        costByFeature: new Map(),
+      };
       rows.set(key, row);
     }
     row.totalCost = row.totalCost.plus(debit.cost);
@@ -232,7 +240,14 @@ function updateAccounts(accounts: LockedAccount[], now: Date): Sql {
 
 /** Accounts opened in this transaction, with their final state; their entries reference them in the same statement. */
 function insertAccounts(accounts: LockedAccount[], now: Date): Sql {
-  const columns = ["id", "mandateId", "userId", "accountKey", "accountType", ...ACCOUNT_WRITES.filter((c) => c !== "id")] as (keyof LockedAccount)[];
+  const columns = [
+    "id",
+    "mandateId",
+    "userId",
+    "accountKey",
+    "accountType",
+    ...ACCOUNT_WRITES.filter((c) => c !== "id"),
+  ] as (keyof LockedAccount)[];
   const names = columns.map((c) => `"${c}"`).join(", ");
   return sql`INSERT INTO "BillingAccount" (${rawSql(names)}, "createdAt", "updatedAt")
     SELECT ${rawSql(columns.map((c) => `v."${c}"`).join(", "))}, ${now.toISOString()}::timestamp(3), ${now.toISOString()}::timestamp(3)
