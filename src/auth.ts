@@ -69,8 +69,11 @@ export function createTokenVerifier(secret: string, maxTtlSeconds: number = DEFA
     const known = verified.get(token);
     if (known && Date.now() < known.expiresAt!.getTime()) return known;
     if (known) verified.delete(token);
-    // Frozen: one caller is shared by every request that sends the token.
-    const caller = Object.freeze(await verifyToken(token, secret, maxTtlSeconds));
+    // Frozen, its lists too: one caller is shared by every request that sends the token.
+    const verifiedCaller = await verifyToken(token, secret, maxTtlSeconds);
+    Object.freeze(verifiedCaller.roles);
+    Object.freeze(verifiedCaller.mandateIds);
+    const caller = Object.freeze(verifiedCaller);
     verified.set(token, caller);
     return caller;
   };

@@ -35,9 +35,23 @@ function deferredStatement(writes: DeferredWrite[]): Sql | null {
   return sql`WITH ${joinSql(parts, ",\n")}\nSELECT ${rawSql(String(statements.length))} AS "writes"`;
 }
 
+export interface TransactionOptions {
+  /**
+   * Every statement finds rows by key (the money moves): plan index lookups
+   * only. Those statements are prepared once per connection, and a generic
+   * plan made while a table was small, with a JSON input the planner guesses
+   * at 100 rows, hash-joined a scan of the whole table (every settle's
+   * UPDATE of its one hold read every hold ever made, slower as the ledger
+   * grew). Without hash and merge joins and sequential scans the plans are
+   * the index lookups the statements are written for, at any size.
+   * PostgreSQL only; statistics and rebuilds keep the planner's defaults.
+   */
+  keyLookups?: boolean;
+}
+
 export interface SqlExecutor {
   /** Runs `work` in one transaction: committed when it resolves, rolled back (nothing written) when it throws. */
-  transaction<T>(work: (t: SqlTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(work: (t: SqlTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs one read-only statement outside any transaction (one round trip) and returns its rows. */
   read(statement: Sql): Promise<SqlRow[]>;
 }
@@ -75,6 +89,12 @@ const PG_TYPES = {
  */
 export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
   const begin = ["BEGIN", ...limits];
+  const beginKeyLookups = [
+    ...begin,
+    "SET LOCAL enable_hashjoin = off",
+    "SET LOCAL enable_mergejoin = off",
+    "SET LOCAL enable_seqscan = off",
+  ];
   return {
     async read(statement) {
       // The extended protocol: pg prepares a named statement once per
@@ -88,7 +108,7 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
       });
       return result.rows as SqlRow[];
     },
-    async transaction(work) {
+    async transaction(work, options) {
       const client = await pool.connect();
       // pg-pool takes its idle 'error' listener off a client it hands out: a
       // connection PostgreSQL terminates while we hold it (57P01 on a
@@ -108,7 +128,7 @@ export function pgExecutor(pool: pg.Pool, limits: string[] = []): SqlExecutor {
       let preparing = false;
       const pending: DeferredWrite[] = [];
       const send = async (statements: Sql[], commit = false): Promise<SqlRow[][]> => {
-        const script = begun ? [] : [...begin];
+        const script = begun ? [] : [...(options?.keyLookups ? beginKeyLookups : begin)];
         const fresh = new Set<string>();
         const positions = statements.map((statement) => {
           const name = statementName(statement);

@@ -18,17 +18,6 @@ import { applyMigrations, migrationStatus, type SqlSession } from "./migrations.
 import { seedFromTemplate } from "./template.js";
 import { log } from "../log.js";
 
-/**
- * Set in every money transaction. Its statements find rows by key and
- * nothing else, and they are prepared once per connection: a generic plan
- * made while a table was small, with a JSON input the planner guesses at 100
- * rows, hash-joined a scan of the whole table (every settle's UPDATE of its
- * one hold read every hold ever made, slower as the ledger grew). Without
- * hash and merge joins and sequential scans, the plans are the index lookups
- * the statements are written for, at any size.
- */
-const KEY_LOOKUP_PLANS = ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off", "SET LOCAL enable_seqscan = off"];
-
 export type Db = PrismaClient;
 
 export interface Database {
@@ -93,7 +82,7 @@ async function openPostgres(databaseUrl: string, options: DatabaseOptions): Prom
     ...(options.lockTimeoutMs !== undefined ? [`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`] : []),
     ...(options.statementTimeoutMs !== undefined ? [`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`] : []),
   ];
-  const sql = pgExecutor(pool, [...limits, ...KEY_LOOKUP_PLANS]);
+  const sql = pgExecutor(pool, limits);
   return {
     prisma,
     kind: "postgres",

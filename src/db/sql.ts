@@ -52,12 +52,12 @@ const NEEDS_ESCAPING = /['\\]/;
 
 /** Tagged template: sql`SELECT ... WHERE "id" = ${id}::text`; a nested Sql is spliced in with its values. */
 export function sql(strings: TemplateStringsArray, ...args: (SqlValue | Sql)[]): Sql {
-  const out = { strings: [strings[0]], values: [] as SqlValue[] };
+  const out = { strings: [strings[0]], values: [] as SqlValue[], planEachTime: false };
   args.forEach((arg, i) => {
     splice(out, arg instanceof Sql ? arg : new Sql(["", ""], [arg]));
     out.strings[out.strings.length - 1] += strings[i + 1];
   });
-  return new Sql(out.strings, out.values);
+  return new Sql(out.strings, out.values, out.planEachTime);
 }
 
 /**
@@ -78,16 +78,18 @@ export function rawSql(text: string): Sql {
 
 /** Fragments joined by a separator, e.g. the rows of a VALUES list. */
 export function joinSql(fragments: readonly Sql[], separator: string): Sql {
-  const out = { strings: [""], values: [] as SqlValue[] };
+  const out = { strings: [""], values: [] as SqlValue[], planEachTime: false };
   fragments.forEach((fragment, i) => {
     if (i > 0) out.strings[out.strings.length - 1] += separator;
     splice(out, fragment);
   });
-  return new Sql(out.strings, out.values);
+  return new Sql(out.strings, out.values, out.planEachTime);
 }
 
-function splice(out: { strings: string[]; values: SqlValue[] }, fragment: Sql) {
+/** Appends a fragment; a statement holding a fragment planned each time is planned each time. */
+function splice(out: { strings: string[]; values: SqlValue[]; planEachTime: boolean }, fragment: Sql) {
   out.strings[out.strings.length - 1] += fragment.strings[0];
   out.strings.push(...fragment.strings.slice(1));
   out.values.push(...fragment.values);
+  out.planEachTime ||= fragment.planEachTime;
 }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "@prisma/client";
 import { prismaExecutor, type SqlExecutor } from "../../src/db/executor.js";
-import { plannedEachTime, sql } from "../../src/db/sql.js";
+import { joinSql, plannedEachTime, sql } from "../../src/db/sql.js";
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
 
 let db: TestDatabase;
@@ -131,4 +131,27 @@ describe("the raw SQL executor", () => {
     expect(prepared.some((text) => text.includes("prepared_probe"))).toBe(true);
     expect(prepared.some((text) => text.includes("each_time_probe"))).toBe(false);
   });
+
+  it("keeps a statement planned each time when it is spliced into another", () => {
+    const lookup = plannedEachTime(sql`t."key" = ${"k"}::text`);
+    expect(sql`SELECT 1 FROM t WHERE ${lookup}`.planEachTime).toBe(true);
+    expect(joinSql([sql`a`, lookup], " AND ").planEachTime).toBe(true);
+    expect(sql`SELECT ${"x"}::text`.planEachTime).toBe(false);
+  });
+
+  it.runIf(testDatabaseKind === "postgres")(
+    "plans key lookups only in a money transaction, and leaves the defaults elsewhere",
+    async () => {
+      const settings = (keyLookups?: boolean) =>
+        db.sql.transaction(
+          async (t) =>
+            (await t.query(sql`SELECT current_setting('enable_hashjoin') AS "hash", current_setting('enable_seqscan') AS "seq"`))[0][0],
+          keyLookups ? { keyLookups } : undefined,
+        );
+      expect(await settings(true)).toEqual({ hash: "off", seq: "off" });
+      expect(await settings()).toEqual({ hash: "on", seq: "on" });
+      // SET LOCAL ends with its transaction: the pool's next user has the defaults.
+      expect(await db.prisma.$queryRawUnsafe(`SELECT current_setting('enable_hashjoin') AS "hash"`)).toEqual([{ hash: "on" }]);
+    },
+  );
 });

@@ -111,7 +111,7 @@ export async function inTransaction<T>(
   work: (t: SqlTransaction, emit: (event: BillingEvent) => void) => Promise<T>,
 ): Promise<T> {
   const events: BillingEvent[] = [];
-  const result = await ctx.sql.transaction((t) => work(t, (event) => events.push(event)));
+  const result = await ctx.sql.transaction((t) => work(t, (event) => events.push(event)), { keyLookups: true });
   publish(ctx, events);
   return result;
 }

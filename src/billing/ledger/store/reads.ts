@@ -78,8 +78,11 @@ export function readStatement(ref: AccountRef, now: Date, options: ReadOptions, 
   }
   if (options.entryKey !== undefined) {
     select.push(sql`${EARLIER.json("t")} AS "entry"`);
-    joins.push(sql`LEFT JOIN "Transaction" t ON t."mandateId" = ${mandate}
-      AND t."idempotencyScope" = ${options.entryKey.scope}::"IdempotencyScope" AND t."idempotencyKey" = ${options.entryKey.key}::text`);
+    // Planned at every run, like earlierEntriesStatement (see there).
+    joins.push(
+      plannedEachTime(sql`LEFT JOIN "Transaction" t ON t."mandateId" = ${mandate}
+      AND t."idempotencyScope" = ${options.entryKey.scope}::"IdempotencyScope" AND t."idempotencyKey" = ${options.entryKey.key}::text`),
+    );
   }
   if (options.holdKey !== undefined) {
     select.push(sql`${EARLIER.json("h")} AS "hold"`);
