@@ -14,29 +14,18 @@
 // npm run bench:startup [-- --runs 3] (builds dist first)
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { signToken } from "../src/auth.js";
 import { freshDatabase } from "./fresh-database.js";
+import { freePort } from "./processes.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 3;
 const LOAD_MOVES = 4_000;
 const SECRET = "bench-startup-secret-that-is-long-enough-0123";
 const scratch = mkdtempSync(path.join(tmpdir(), "saldo-startup-"));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;

@@ -2,12 +2,12 @@
 // free port, with an empty data directory, answering over HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/auth.js";
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from "../support/db.js";
+import { freePort } from "../support/live.js";
 
 const SECRET = "e2e-secret-that-is-long-enough-0123456789";
 const root = path.resolve(import.meta.dirname, "../..");
@@ -15,17 +15,6 @@ let dataDir: string;
 let postgres: TestDatabase | undefined;
 /** Every server a test started: killed in afterEach even when the test failed. */
 const running = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   process: ChildProcess;

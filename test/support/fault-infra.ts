@@ -4,28 +4,19 @@
 // which a scenario may kill, stop or restart.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { poolSession } from "../../src/db/open.js";
 import { applyMigrations } from "../../src/db/migrations.js";
+import { freePort } from "./live.js";
+
+export { freePort };
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function pidAlive(pid: number): boolean {
   try {
